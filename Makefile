@@ -1,0 +1,54 @@
+# Kefu — `make run` serves the app with demo data; `make test` runs every test on SQLite and PostgreSQL.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app run
+DEMO_PASSWORD ?= kefu-demo-2026
+export KEFU_INSTANCE ?= $(CURDIR)/instance
+
+.PHONY: install translations run test test-sqlite test-postgresql bench lint extract-messages
+
+$(BIN)/activate:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Kefu needs Python 3.11"' \
+	  || (echo "Python 3.11 is required"; exit 1)
+	@$(PYTHON) -m venv $(VENV) || (echo "Cannot create a virtual environment: apt-get install python3-venv"; exit 1)
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+translations: install
+	$(BIN)/pybabel compile --use-fuzzy -f -d app/translations -D messages
+
+extract-messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o app/translations/messages.pot .
+	$(BIN)/pybabel update -N -i app/translations/messages.pot -d app/translations -l zh
+
+run: translations
+	$(FLASK) db upgrade
+	$(FLASK) roles sync
+	$(FLASK) demo load --password '$(DEMO_PASSWORD)'
+	@echo ""
+	@echo "  Kefu is served at http://127.0.0.1:5000"
+	@echo "  Logins (password: $(DEMO_PASSWORD)): admin, cs_staff, cs_manager, eng_staff, pm_staff, archivist, gm, auditor"
+	@echo ""
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: translations
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgresql
+
+test-sqlite:
+	KEFU_TEST_DB=sqlite $(BIN)/pytest -q -p no:randomly --output=test-artifacts/sqlite
+
+test-postgresql:
+	KEFU_TEST_DB=postgresql $(BIN)/pytest -q -p no:randomly --output=test-artifacts/postgresql
+
+bench: translations
+	$(BIN)/python -m bench.run
+
+lint: install
+	$(BIN)/ruff check .

@@ -1,0 +1,112 @@
+"""The base of every REST resource: FAB's ModelRestApi made to go through the domain layer.
+
+FAB turns an exception in pre_add/pre_update into a 500 (@safe) and commits inside its datamodel;
+here every write runs `records.*` in a unit of work, a DomainError becomes `err.status` with a JSON
+`message` in the caller's language, and responses carry `id` and `version` with personal data masked.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_appbuilder.api import ModelRestApi
+from marshmallow import ValidationError as SchemaValidationError
+
+from app.domain import records
+from app.domain.errors import DomainError, NotFoundError, ValidationError
+from app.domain.privacy import mask, masked_copy
+from app.extensions import db
+
+
+class DomainModelRestApi(ModelRestApi):
+    page_size = 25
+    max_page_size = 100
+
+    def __init__(self):
+        for attr in ("list_columns", "show_columns"):
+            columns = list(getattr(self, attr) or [])
+            for required in ("id", "version"):
+                if columns and required not in columns:
+                    columns.insert(0, required)
+            setattr(self, attr, columns or None)
+        super().__init__()
+
+    # --- reading: personal data masked --------------------------------------------------
+    def pre_get(self, data):
+        masked_copy(self.datamodel.obj, data.get("result", {}))
+
+    def pre_get_list(self, data):
+        for row in data.get("result", []):
+            masked_copy(self.datamodel.obj, row)
+
+    # --- writing through the domain -----------------------------------------------------
+    def domain_error(self, err: DomainError):
+        body = {"message": str(err)}
+        if isinstance(err, ValidationError):
+            body["errors"] = {k: str(v) for k, v in err.errors.items()}
+        return self.response(err.status, **body)
+
+    def actor(self):
+        return current_app.appbuilder.sm.current_user
+
+    def dump(self, item) -> dict:
+        data = self.show_model_schema.dump(item, many=False)
+        data.update(id=item.id, version=item.version)
+        return masked_copy(self.datamodel.obj, data)
+
+    def post_headless(self):
+        if not request.is_json:
+            return self.response_400(message="Request is not JSON")
+        try:
+            item = self.add_model_schema.load(request.json)
+        except SchemaValidationError as err:
+            return self.response_422(message=err.messages)
+        try:
+            with records.unit_of_work(db.session):
+                records.create(db.session, item, self.actor())
+        except DomainError as err:
+            return self.domain_error(err)
+        return self.response(201, id=item.id, result=self.dump(item))
+
+    def put_headless(self, pk):
+        if not request.is_json:
+            return self.response_400(message="Request is not JSON")
+        data = dict(request.json)
+        version = data.pop("version", None)
+        try:
+            item = self._get_visible(pk)
+            records.check_version(item, version)
+            self._keep_unchanged_masks(item, data)
+            try:
+                item = self.edit_model_schema.load(self._merge_update_item(item, data), instance=item)
+            except SchemaValidationError as err:
+                db.session.rollback()
+                return self.response_422(message=err.messages)
+            with records.unit_of_work(db.session):
+                records.save_loaded(db.session, item, self.actor(), version)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        return self.response(200, id=item.id, result=self.dump(item))
+
+    def delete_headless(self, pk):
+        version = request.args.get("version") or (request.get_json(silent=True) or {}).get("version")
+        try:
+            item = self._get_visible(pk)
+            with records.unit_of_work(db.session):
+                records.delete(db.session, item, self.actor(), version)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        return self.response(200, message="OK")
+
+    def _get_visible(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            raise NotFoundError()
+        return item
+
+    def _keep_unchanged_masks(self, item, data: dict) -> None:
+        """A client that read a masked value and sends it back unchanged keeps the stored value."""
+        for field in getattr(type(item), "__personal_fields__", ()):
+            if field in data and data[field] == mask(field, getattr(item, field)):
+                del data[field]

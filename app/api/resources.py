@@ -1,0 +1,128 @@
+"""REST resources (SPEC §10 names: /api/v1/customer/, ...)."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+from sqlalchemy.orm import selectinload
+
+from app.domain import privacy
+from app.domain.errors import DomainError, NotFoundError
+from app.domain.records import unit_of_work
+from app.extensions import db
+from app.models import Building, Customer, CustomerUnit, Department, Project, Unit
+from app.views.base import KefuInterface, may_reveal
+from app.views.labels import CUSTOMER, ORG, PROPERTY
+
+from .base import DomainModelRestApi
+
+CUSTOMER_FIELDS = [
+    "name", "kind", "gender", "id_number", "mobile", "phone", "email", "address", "stage", "main_contact",
+    "main_contact_phone", "property_contact", "property_contact_phone", "certificate_number",
+    "certificate_issued_on", "birthday", "age_band", "income_band", "housing", "education", "occupation",
+    "family", "social_activities", "hobbies", "important_dates", "remarks",
+]
+
+
+class CustomerApi(DomainModelRestApi):
+    resource_name = "customer"
+    datamodel = KefuInterface(Customer, eager=[selectinload(Customer.units)])
+    label_columns = CUSTOMER
+    list_columns = ["name", "kind", "stage", "gender", "mobile", "phone", "id_number", "certificate_number",
+                    "updated_at"]
+    show_columns = [*CUSTOMER_FIELDS, "created_at", "updated_at"]
+    add_columns = CUSTOMER_FIELDS
+    edit_columns = CUSTOMER_FIELDS
+    search_columns = ["name", "mobile", "phone", "id_number", "stage", "kind", "certificate_number"]
+    order_columns = ["id", "name", "stage", "updated_at"]
+    openapi_spec_methods = {"reveal": {"post": {"summary": "Reveal one personal-data field (audited)"}}}
+
+    @expose("/<int:pk>/reveal", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def reveal(self, pk):
+        """Reveal one personal-data field; the reveal is recorded in the audit trail.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    field: {type: string, enum: [id_number, mobile, phone, main_contact_phone, property_contact_phone]}
+          responses:
+            200: {description: The full value}
+            403: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/404'}
+        """
+        field = (request.get_json(silent=True) or {}).get("field", "")
+        try:
+            item = self.datamodel.get(pk, self._base_filters)
+            if item is None:
+                raise NotFoundError()
+            with unit_of_work(db.session):
+                value = privacy.reveal(db.session, item, field, self.actor(), may_reveal())
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        return self.response(200, field=field, value=value)
+
+
+class CustomerUnitApi(DomainModelRestApi):
+    resource_name = "customer_unit"
+    datamodel = KefuInterface(CustomerUnit)
+    label_columns = PROPERTY
+    list_columns = ["customer_id", "unit_id", "purchase_date", "area", "amount"]
+    show_columns = ["customer_id", "unit_id", "purchase_date", "area", "amount"]
+    add_columns = ["customer", "unit", "purchase_date", "area", "amount"]
+    edit_columns = ["purchase_date", "area", "amount"]
+    search_columns = ["purchase_date"]
+
+
+class ProjectApi(DomainModelRestApi):
+    resource_name = "project"
+    datamodel = KefuInterface(Project)
+    label_columns = PROPERTY
+    list_columns = show_columns = ["code", "name", "city", "address", "delivery_date", "move_in_date"]
+    add_columns = edit_columns = ["code", "name", "city", "address", "delivery_date", "move_in_date"]
+    search_columns = ["code", "name", "city"]
+
+
+class BuildingApi(DomainModelRestApi):
+    resource_name = "building"
+    datamodel = KefuInterface(Building)
+    label_columns = PROPERTY
+    list_columns = show_columns = ["project_id", "project.name", "name", "floors"]
+    add_columns = ["project", "name", "floors"]
+    edit_columns = ["name", "floors"]
+    search_columns = ["name"]
+
+
+class UnitApi(DomainModelRestApi):
+    resource_name = "unit"
+    datamodel = KefuInterface(Unit)
+    label_columns = PROPERTY
+    list_columns = show_columns = ["building_id", "building.name", "number", "floor", "area"]
+    add_columns = ["building", "number", "floor", "area"]
+    edit_columns = ["number", "floor", "area"]
+    search_columns = ["number", "floor"]
+
+
+class DepartmentApi(DomainModelRestApi):
+    resource_name = "department"
+    datamodel = KefuInterface(Department)
+    label_columns = ORG
+    list_columns = show_columns = ["code", "name", "is_customer_service"]
+    add_columns = edit_columns = ["code", "name", "is_customer_service"]
+    search_columns = ["code", "name"]
+
+
+ALL_APIS = (CustomerApi, CustomerUnitApi, ProjectApi, BuildingApi, UnitApi, DepartmentApi)

@@ -1,0 +1,166 @@
+"""Roles and permissions, declared once here and applied by `flask --app run roles sync`.
+
+Each role maps view names to the FAB permissions it holds there. `*` stands for every view that
+offers the permission. Admin holds everything. The sync makes each role's permissions exactly this
+table: permissions added by hand in the UI are removed again.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app, session
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_login import current_user, logout_user
+
+from app.audit import utcnow
+from app.domain.privacy import REVEAL_PERMISSION
+from app.domain.roles import (
+    ADMIN,
+    ARCHIVIST,
+    AUDITOR,
+    CS_MANAGER,
+    CS_STAFF,
+    DEPARTMENT_STAFF,
+    GENERAL_MANAGER,
+)
+
+READ_VIEW = ("can_list", "can_show")
+WRITE_VIEW = READ_VIEW + ("can_add", "can_edit", "can_delete")
+READ_API = ("can_get", "can_info")
+WRITE_API = READ_API + ("can_post", "can_put", "can_delete")
+
+# Every logged-in user: own profile, own password, the home page and the menu.
+SELF_SERVICE = {
+    "UserDBModelView": ("can_userinfo", "resetmypassword"),
+    "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
+    "MenuApi": ("can_get",),
+    "LocaleView": ("can_index",),
+}
+
+PROPERTY_READ = {
+    "ProjectView": READ_VIEW, "BuildingView": READ_VIEW, "UnitView": READ_VIEW,
+    "ProjectApi": READ_API, "BuildingApi": READ_API, "UnitApi": READ_API,
+}
+PROPERTY_WRITE = {
+    "ProjectView": WRITE_VIEW, "BuildingView": WRITE_VIEW, "UnitView": WRITE_VIEW,
+    "ProjectApi": WRITE_API, "BuildingApi": WRITE_API, "UnitApi": WRITE_API,
+}
+CUSTOMER_READ = {
+    "CustomerView": READ_VIEW + ("can_export",), "CustomerUnitView": READ_VIEW,
+    "CustomerApi": READ_API, "CustomerUnitApi": READ_API,
+}
+CUSTOMER_WRITE = {
+    "CustomerView": WRITE_VIEW + ("can_export",), "CustomerUnitView": WRITE_VIEW,
+    "CustomerApi": WRITE_API, "CustomerUnitApi": WRITE_API,
+}
+REVEAL = {REVEAL_PERMISSION[1]: (REVEAL_PERMISSION[0],)}
+DEPARTMENT_READ = {"DepartmentView": READ_VIEW, "DepartmentApi": READ_API}
+AUDIT_LOG = {"AuditLogView": READ_VIEW}
+EVERYTHING_READ = {"*": READ_VIEW + READ_API}
+
+ROLE_PERMISSIONS: dict[str, list[dict[str, tuple[str, ...]]]] = {
+    CS_STAFF: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ],
+    CS_MANAGER: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ],
+    DEPARTMENT_STAFF: [SELF_SERVICE, PROPERTY_READ, DEPARTMENT_READ],
+    ARCHIVIST: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, DEPARTMENT_READ],
+    GENERAL_MANAGER: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, REVEAL, DEPARTMENT_READ],
+    AUDITOR: [SELF_SERVICE, EVERYTHING_READ, AUDIT_LOG],
+}
+ALL_ROLES = (ADMIN, CS_STAFF, CS_MANAGER, DEPARTMENT_STAFF, ARCHIVIST, GENERAL_MANAGER, AUDITOR)
+
+# Menus each role sees: a role sees a menu entry when it may list that view (added by the sync).
+MENU_OF_VIEW: dict[str, str] = {}  # view class name -> menu name, filled when views are registered
+
+
+class KefuSecurityManager(SecurityManager):
+    """FAB's security manager plus server-side login sessions (logout really ends a session)."""
+
+
+# --- roles sync -----------------------------------------------------------------------------
+
+def sync_roles(appbuilder) -> dict[str, int]:
+    """Create the roles and give each exactly the permissions of ROLE_PERMISSIONS. Returns counts."""
+    sm = appbuilder.sm
+    appbuilder.add_permissions(update_perms=True)
+    sm.add_permission_view_menu(*REVEAL_PERMISSION)
+    all_pvms = sm.session.query(sm.permissionview_model).all()
+    by_view: dict[str, dict[str, object]] = {}
+    for pvm in all_pvms:
+        if pvm.view_menu and pvm.permission:
+            by_view.setdefault(pvm.view_menu.name, {})[pvm.permission.name] = pvm
+
+    counts = {}
+    for role_name in ALL_ROLES:
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        if role_name == ADMIN:
+            wanted = set(all_pvms)
+        else:
+            wanted = set()
+            for grant in ROLE_PERMISSIONS[role_name]:
+                for view, perms in grant.items():
+                    views = by_view if view == "*" else {view: by_view.get(view, {})}
+                    for view_name, available in views.items():
+                        for perm in perms:
+                            if perm in available:
+                                wanted.add(available[perm])
+                                menu = MENU_OF_VIEW.get(view_name)
+                                if perm in ("can_list", "can_get") and menu:
+                                    wanted.update(_menu_access(by_view, menu))
+        role.permissions = sorted(wanted, key=lambda p: p.id)
+        counts[role_name] = len(wanted)
+    sm.session.commit()
+    return counts
+
+
+def _menu_access(by_view, menu_name):
+    found = []
+    for name in (menu_name, *CATEGORY_OF_MENU.get(menu_name, ())):
+        pvm = by_view.get(name, {}).get("menu_access")
+        if pvm is not None:
+            found.append(pvm)
+    return found
+
+
+CATEGORY_OF_MENU: dict[str, tuple[str, ...]] = {}  # menu name -> (its category,)
+
+
+# --- server-side sessions -------------------------------------------------------------------
+
+SESSION_KEY = "_kefu_sid"
+
+
+def on_login(_app, user) -> None:
+    from app.extensions import db
+    from app.models import LoginSession
+
+    sid = secrets.token_hex(32)
+    db.session.add(LoginSession(sid=sid, user_id=user.id, started_at=utcnow()))
+    db.session.commit()
+    session[SESSION_KEY] = sid
+    session.permanent = True  # the idle timeout (PERMANENT_SESSION_LIFETIME) applies
+
+
+def on_logout(_app, user) -> None:
+    from app.extensions import db
+    from app.models import LoginSession
+
+    sid = session.pop(SESSION_KEY, None)
+    if sid:
+        db.session.query(LoginSession).filter_by(sid=sid, ended_at=None).update({"ended_at": utcnow()})
+        db.session.commit()
+
+
+def end_dead_sessions() -> None:
+    """before_request: a cookie whose server-side session ended (logout) no longer logs anyone in."""
+    if not current_user.is_authenticated:
+        return
+    from app.extensions import db
+    from app.models import LoginSession
+
+    sid = session.get(SESSION_KEY)
+    alive = sid and db.session.query(LoginSession.id).filter_by(sid=sid, ended_at=None).first()
+    if not alive:
+        logout_user()
+        session.clear()
+    current_app.logger.debug("session checked")

@@ -1,0 +1,196 @@
+"""The base of every HTML view: FAB's ModelView made to go through the domain layer.
+
+- queries go through KefuInterface: department scope, the count cap, related columns loaded with the page;
+- the form fields carry the domain's field rules (one place: app.domain.rules) as WTForms validators;
+- saving checks the optimistic lock (a hidden `version` field) and flushes through the domain, so a
+  refused save is flashed in the user's language and nothing is written;
+- personal data is masked in lists, detail pages and edit forms; the detail page shows the record's
+  audit history.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
+from sqlalchemy import inspect, select
+from wtforms import HiddenField
+from wtforms.validators import ValidationError as FormValidationError
+
+from app import audit
+from app.domain import records, scope
+from app.domain.errors import DomainError
+from app.domain.privacy import REVEAL_PERMISSION, mask
+from app.domain.rules import rules_for
+from app.extensions import db
+from app.models import AuditLog
+
+HISTORY_LIMIT = 200
+
+
+class KefuFilterConverter(SQLAFilterConverter):
+    """FAB's filters, except where the interface names its own for a column (no whole-table drop-downs)."""
+
+    def convert(self, col_name):
+        custom = getattr(self.datamodel, "custom_filters", {}).get(col_name)
+        if custom:
+            return [f(col_name, self.datamodel) for f in custom]
+        return super().convert(col_name)
+
+
+class KefuInterface(SQLAInterface):
+    filter_converter_class = KefuFilterConverter
+
+    def __init__(self, obj, session=None, custom_filters=None, eager=()):
+        self.custom_filters = custom_filters or {}
+        self.eager = tuple(eager)  # loader options, so related columns come with the page (no query per row)
+        super().__init__(obj, session)
+
+    def _apply_inner_all(self, query, *args, **kwargs):
+        query = scope.restrict(query, self.obj, audit.request_actor_resolver(), self.session)
+        return super()._apply_inner_all(query, *args, **kwargs)
+
+    def apply_all(self, query, *args, **kwargs):
+        return super().apply_all(query, *args, **kwargs).options(*self.eager)
+
+    def query_count(self, query, filters=None, select_columns=None) -> int:
+        """Count at most KEFU_COUNT_CAP + 1 rows: a list never counts a million rows to say "10,000+"."""
+        cap = current_app.config["KEFU_COUNT_CAP"]
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        return inner.order_by(None).limit(cap + 1).count()
+
+
+def may_reveal() -> bool:
+    sm = current_app.appbuilder.sm
+    return sm.has_access(*REVEAL_PERMISSION)
+
+
+class RuleValidator:
+    """A WTForms validator that runs the domain's rule for one field, for a message beside the field."""
+
+    def __init__(self, model, field_name, normalise, checks):
+        self.model, self.field_name, self.normalise, self.checks = model, field_name, normalise, checks
+
+    def __call__(self, form, field):
+        value = field.data
+        if isinstance(value, str) and self.normalise:
+            value = self.normalise(value) or None
+        if self._is_unchanged_mask(form, value):
+            return
+        for check in self.checks:
+            message = check(value)
+            if message:
+                raise FormValidationError(str(message))
+
+    def _is_unchanged_mask(self, form, value) -> bool:
+        pk = getattr(form, "_id", None)
+        if pk is None or not isinstance(value, str) or "*" not in value:
+            return False
+        if self.field_name not in getattr(self.model, "__personal_fields__", ()):
+            return False
+        original = db.session.execute(
+            select(getattr(self.model, self.field_name)).where(self.model.id == pk)
+        ).scalar_one_or_none()
+        return mask(self.field_name, original) == value
+
+
+class KefuListWidget(ListWidget):
+    template = "kefu/widgets/list.html"
+
+
+class CappedListMixin:
+    """Page size capped at KEFU_MAX_PAGE_SIZE (FAB's psize_<View> has no bound); capped counts shown as N+."""
+
+    list_widget = KefuListWidget
+
+    def _get_list_widget(self, **kwargs):
+        cap = current_app.config["KEFU_MAX_PAGE_SIZE"]
+        kwargs["page_size"] = max(1, min(kwargs.get("page_size") or self.page_size, cap))
+        kwargs.setdefault("count_cap", current_app.config["KEFU_COUNT_CAP"])
+        kwargs.setdefault("export_endpoint", None)
+        return super()._get_list_widget(**kwargs)
+
+
+class DomainModelView(CappedListMixin, ModelView):
+    """Subclasses set `datamodel = KefuInterface(Model, ...)`, columns and labels."""
+
+    list_template = "kefu/list.html"
+    show_template = "kefu/show.html"
+    edit_template = "kefu/edit.html"
+    add_template = "kefu/add.html"
+    page_size = 25
+    edit_form_extra_fields = {"version": HiddenField()}
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        validators = dict(self.validators_columns or {})
+        for field, (normalise, checks) in rules_for(model).items():
+            validators.setdefault(field, []).append(RuleValidator(model, field, normalise, checks))
+        self.validators_columns = validators
+        personal = getattr(model, "__personal_fields__", ())
+        formatters = dict(self.formatters_columns or {})
+        for field in personal:
+            formatters.setdefault(field, lambda value, _f=field: mask(_f, value) or "")
+        self.formatters_columns = formatters
+        if self.edit_columns and "version" not in self.edit_columns:
+            self.edit_columns = [*self.edit_columns, "version"]
+        super().__init__(**kwargs)
+
+    # --- forms ---------------------------------------------------------------------------
+    def prefill_form(self, form, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        form.version.data = item.version
+        for field in getattr(self.datamodel.obj, "__personal_fields__", ()):
+            if field in form:
+                form[field].data = mask(field, getattr(item, field))
+
+    def _restore_masked(self, item) -> None:
+        """An edit form shows personal data masked; an unchanged masked value keeps the stored one."""
+        state = inspect(item)
+        for field in getattr(type(item), "__personal_fields__", ()):
+            hist = state.attrs[field].history
+            if hist.added and hist.deleted and mask(field, hist.deleted[0]) == hist.added[0]:
+                setattr(item, field, hist.deleted[0])
+
+    def pre_add(self, item):
+        self._through_domain(lambda: records.create(db.session, item, self._actor()))
+
+    def pre_update(self, item):
+        self._restore_masked(item)
+        self._through_domain(lambda: records.save_loaded(db.session, item, self._actor(),
+                                                         request.form.get("version")))
+
+    def pre_delete(self, item):
+        self._through_domain(lambda: records.delete(db.session, item, self._actor(), item.version))
+
+    def _through_domain(self, action):
+        try:
+            action()
+        except DomainError:
+            db.session.rollback()
+            raise
+
+    @staticmethod
+    def _actor():
+        return current_app.appbuilder.sm.current_user
+
+    # --- detail page with history -----------------------------------------------------------
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        history = db.session.execute(
+            select(AuditLog)
+            .where(AuditLog.table_name == self.datamodel.obj.__table__.name, AuditLog.record_id == str(pk))
+            .order_by(AuditLog.seq.desc())
+            .limit(HISTORY_LIMIT)
+        ).scalars().all()
+        personal = [f for f in getattr(self.datamodel.obj, "__personal_fields__", ())
+                    if f in (self.show_columns or [])]
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views, history=history,
+                                    personal_fields=personal if may_reveal() else [],
+                                    label_columns=self.label_columns)

@@ -1,0 +1,189 @@
+"""Customers and their units."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from flask import Response, jsonify, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.filters import BaseFilter
+from flask_appbuilder.security.decorators import permission_name
+from flask_appbuilder.urltools import get_filter_args
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+from wtforms import SelectField, StringField
+
+from app.domain import privacy
+from app.domain.errors import DomainError, NotFoundError
+from app.domain.records import unit_of_work
+from app.extensions import db
+from app.models import Building, Customer, CustomerUnit, Project, Unit
+from app.models.choices import CustomerKind, CustomerStage, Gender
+
+from .base import DomainModelView, KefuInterface, may_reveal
+from .labels import CUSTOMER, PROPERTY
+
+EXPORT_LIMIT = 10_000
+
+
+class _UnitFilter(BaseFilter):
+    """Text filters on a customer's units (no drop-down of a whole table)."""
+
+    def apply(self, query, value):
+        if not value:
+            return query
+        return query.filter(Customer.units.any(CustomerUnit.unit.has(self.condition(value.strip()))))
+
+
+class FilterProjectName(_UnitFilter):
+    name = _l("Project contains")
+    arg_name = "kefu_project"
+
+    def condition(self, value):
+        return Unit.building.has(Building.project.has(Project.name.contains(value)))
+
+
+class FilterBuildingName(_UnitFilter):
+    name = _l("Building is")
+    arg_name = "kefu_building"
+
+    def condition(self, value):
+        return Unit.building.has(Building.name == value)
+
+
+class FilterUnitNumber(_UnitFilter):
+    name = _l("Unit number is")
+    arg_name = "kefu_unit"
+
+    def condition(self, value):
+        return Unit.number == value
+
+
+def quick_search_args(text: str) -> dict[str, str]:
+    """Turn one search box into FAB filter arguments: full phone or ID number match exactly (indexed)."""
+    text = text.strip()
+    compact = text.replace(" ", "").replace("-", "")
+    if re.fullmatch(r"\d{17}[\dXx]", compact):
+        return {"_flt_3_id_number": compact.upper()}
+    if re.fullmatch(r"1\d{10}", compact):
+        return {"_flt_3_mobile": compact}
+    if re.fullmatch(r"0\d{9,11}", compact):
+        return {"_flt_3_phone": text}
+    return {"_flt_2_name": text}
+
+
+class CustomerUnitView(DomainModelView):
+    datamodel = KefuInterface(CustomerUnit)
+    route_base = "/customerunit"
+    list_title = _l("Units held by customers")
+    show_title = _l("Unit held")
+    add_title = _l("Add a unit to the customer")
+    edit_title = _l("Edit the unit held")
+    label_columns = PROPERTY
+    list_columns = ["customer", "unit", "purchase_date", "area", "amount"]
+    add_columns = ["customer", "unit", "purchase_date", "area", "amount"]
+    edit_columns = ["purchase_date", "area", "amount"]
+    show_columns = ["customer", "unit", "purchase_date", "area", "amount", "updated_at", "version"]
+    search_columns = ["purchase_date"]
+
+
+class CustomerView(DomainModelView):
+    datamodel = KefuInterface(
+        Customer,
+        custom_filters={"units": [FilterProjectName, FilterBuildingName, FilterUnitNumber]},
+        eager=[selectinload(Customer.units)],
+    )
+    route_base = "/customer"
+    list_title = _l("Customers")
+    show_title = _l("Customer")
+    add_title = _l("New customer")
+    edit_title = _l("Edit customer")
+    label_columns = CUSTOMER
+    list_columns = ["name", "kind", "stage", "mobile", "id_number", "units_summary", "updated_at"]
+    order_columns = ["name", "stage", "updated_at"]
+    base_order = ("id", "desc")
+    search_columns = ["name", "mobile", "phone", "id_number", "stage", "kind", "certificate_number", "units"]
+    search_form_extra_fields = {
+        "units": StringField(_l("Property")),
+        "stage": SelectField(_l("Stage"), choices=CustomerStage.choices()),
+        "kind": SelectField(_l("Kind"), choices=CustomerKind.choices()),
+    }
+    form_fields = [
+        "kind", "name", "gender", "id_number", "mobile", "phone", "email", "address", "stage",
+        "main_contact", "main_contact_phone", "property_contact", "property_contact_phone",
+        "certificate_number", "certificate_issued_on", "birthday", "age_band", "income_band", "housing",
+        "education", "occupation", "family", "social_activities", "hobbies", "important_dates", "remarks",
+    ]
+    add_columns = form_fields
+    edit_columns = form_fields
+    show_columns = [*form_fields, "units_summary", "created_at", "updated_at", "version"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(_l("Kind"), choices=CustomerKind.choices(), default="person"),
+        "stage": SelectField(_l("Stage"), choices=CustomerStage.choices(), default="potential"),
+        "gender": SelectField(_l("Gender"), choices=[("", "—"), *Gender.choices()]),
+    }
+    formatters_columns = {
+        "kind": CustomerKind.label_of,
+        "stage": CustomerStage.label_of,
+        "gender": Gender.label_of,
+    }
+    related_views = [CustomerUnitView]
+
+    def __init__(self, **kwargs):
+        self.edit_form_extra_fields = {**self.edit_form_extra_fields, **DomainModelView.edit_form_extra_fields}
+        super().__init__(**kwargs)
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        if request.args.get("q"):
+            args = {k: v for k, v in request.args.items() if k != "q" and not k.startswith("_flt_")}
+            return redirect(url_for(".list", **args, **quick_search_args(request.args["q"])))
+        widgets = self._list()
+        return self.render_template(
+            self.list_template, title=self.list_title, widgets=widgets,
+            quick_search_columns=True,
+            quick_search_placeholder=_l("Name, full mobile / phone number or ID-card number"),
+        )
+
+    def _get_list_widget(self, **kwargs):
+        kwargs.setdefault("export_endpoint", url_for(".export", **request.args))
+        return super()._get_list_widget(**kwargs)
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        """The filtered list as CSV: same scope and filters as the list, personal data masked."""
+        get_filter_args(self._filters)
+        joined = self._filters.get_joined_filters(self._base_filters)
+        _count, items = self.datamodel.query(joined, "id", "asc", page=0, page_size=EXPORT_LIMIT)
+        columns = ["id", "name", "kind", "stage", "gender", "id_number", "mobile", "phone", "address",
+                   "certificate_number", "units_summary"]
+        out = io.StringIO()
+        out.write("\ufeff")  # so that Excel opens the UTF-8 file as Chinese
+        writer = csv.writer(out)
+        writer.writerow([str(CUSTOMER.get(c, c)) for c in columns])
+        for item in items:
+            row = privacy.masked_copy(Customer, {c: getattr(item, c) for c in columns})
+            row["kind"], row["stage"] = CustomerKind.label_of(item.kind), CustomerStage.label_of(item.stage)
+            row["gender"] = Gender.label_of(item.gender)
+            writer.writerow([row[c] if row[c] is not None else "" for c in columns])
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=customers.csv"})
+
+    @expose("/reveal/<int:pk>/<field>", methods=["POST"])
+    @has_access
+    @permission_name("show")
+    def reveal(self, pk, field):
+        item = self.datamodel.get(pk, self._base_filters)
+        try:
+            if item is None:
+                raise NotFoundError()
+            with unit_of_work(db.session):
+                value = privacy.reveal(db.session, item, field, self._actor(), may_reveal())
+        except DomainError as err:
+            return jsonify(message=str(err)), err.status
+        return jsonify(field=field, value=value)

@@ -1,0 +1,57 @@
+"""Projects, buildings and units."""
+
+from flask_babel import lazy_gettext as _l
+
+from app.models import Building, Project, Unit
+
+from .base import DomainModelView, KefuInterface
+from .labels import PROPERTY
+
+
+class UnitView(DomainModelView):
+    datamodel = KefuInterface(Unit)
+    route_base = "/unit"
+    list_title = _l("Units")
+    show_title = _l("Unit")
+    add_title = _l("New unit")
+    edit_title = _l("Edit unit")
+    label_columns = PROPERTY
+    list_columns = ["building", "number", "floor", "area"]
+    add_columns = ["building", "number", "floor", "area"]
+    edit_columns = ["number", "floor", "area"]
+    show_columns = ["building", "number", "floor", "area", "updated_at", "version"]
+    search_columns = ["number", "floor"]
+    order_columns = ["number", "floor"]
+
+
+class BuildingView(DomainModelView):
+    datamodel = KefuInterface(Building)
+    route_base = "/building"
+    list_title = _l("Buildings")
+    show_title = _l("Building")
+    add_title = _l("New building")
+    edit_title = _l("Edit building")
+    label_columns = PROPERTY
+    list_columns = ["project", "name", "floors"]
+    add_columns = ["project", "name", "floors"]
+    edit_columns = ["name", "floors"]
+    show_columns = ["project", "name", "floors", "updated_at", "version"]
+    search_columns = ["name"]
+    order_columns = ["name"]
+    related_views = [UnitView]
+
+
+class ProjectView(DomainModelView):
+    datamodel = KefuInterface(Project)
+    route_base = "/project"
+    list_title = _l("Projects")
+    show_title = _l("Project")
+    add_title = _l("New project")
+    edit_title = _l("Edit project")
+    label_columns = PROPERTY
+    list_columns = ["code", "name", "city", "delivery_date", "move_in_date"]
+    add_columns = edit_columns = ["code", "name", "city", "address", "delivery_date", "move_in_date"]
+    show_columns = ["code", "name", "city", "address", "delivery_date", "move_in_date", "updated_at", "version"]
+    search_columns = ["code", "name", "city"]
+    order_columns = ["code", "name", "delivery_date"]
+    related_views = [BuildingView]

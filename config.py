@@ -1,0 +1,81 @@
+"""Kefu configuration: everything that differs between machines comes from the environment."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def instance_dir() -> Path:
+    """The folder for the SQLite file, uploads and archived PDFs (KEFU_INSTANCE, default ./instance)."""
+    path = Path(os.environ.get("KEFU_INSTANCE") or BASE_DIR / "instance").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(folder: Path) -> str:
+    """SECRET_KEY from the environment, else generated once into the instance folder (never committed)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    INSTANCE_DIR = instance_dir()
+    SECRET_KEY = secret_key(INSTANCE_DIR)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'kefu.db'}"
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    APP_NAME = "Kefu 客服管理系统"
+    COMPANY_NAME = os.environ.get("KEFU_COMPANY", "示范置业集团 · 示范物业服务有限公司")
+    APP_THEME = ""
+
+    # Migrations own the schema; `roles sync` owns the permissions (see STACK.md).
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_ADD_SECURITY_API = True
+    FAB_API_SWAGGER_UI = True
+    FAB_SECURITY_MANAGER_CLASS = "app.security.KefuSecurityManager"
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+
+    # Brute-force protection for the HTML form (FAB) and the API login (ours, failed attempts only).
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = "10 per 20 second"
+    KEFU_API_LOGIN_RATE_LIMIT = "10 per 20 second"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+
+    # Session cookie: HttpOnly, SameSite=Lax, Secure whenever the request came over HTTPS (app.sessions).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("KEFU_IDLE_MINUTES", "30")))
+    SESSION_REFRESH_EACH_REQUEST = True
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=8)
+
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_FOLDER = str(BASE_DIR / "app" / "translations")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
+    LANGUAGES = {
+        "zh": {"flag": "cn", "name": "简体中文"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+
+    # Lists: page size is capped, and counts past this are shown as "10,000+".
+    KEFU_MAX_PAGE_SIZE = 100
+    KEFU_COUNT_CAP = 10_000
+    FAB_API_MAX_PAGE_SIZE = 100
+
+    UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+    IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+    KEFU_ARCHIVE_DIR = str(INSTANCE_DIR / "archive")
