@@ -82,6 +82,9 @@ class KefuSecurityManager(SecurityManager):
 def sync_roles(appbuilder) -> dict[str, int]:
     """Create the roles and give each exactly the permissions of ROLE_PERMISSIONS. Returns counts."""
     sm = appbuilder.sm
+    for role_name in ALL_ROLES:  # first: FAB grants every new permission to Admin, which must exist
+        if sm.find_role(role_name) is None:
+            sm.add_role(role_name)
     appbuilder.add_permissions(update_perms=True)
     sm.add_permission_view_menu(*REVEAL_PERMISSION)
     all_pvms = sm.session.query(sm.permissionview_model).all()
@@ -92,7 +95,7 @@ def sync_roles(appbuilder) -> dict[str, int]:
 
     counts = {}
     for role_name in ALL_ROLES:
-        role = sm.find_role(role_name) or sm.add_role(role_name)
+        role = sm.find_role(role_name)
         if role_name == ADMIN:
             wanted = set(all_pvms)
         else:

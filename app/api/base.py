@@ -24,7 +24,7 @@ class DomainModelRestApi(ModelRestApi):
     def __init__(self):
         for attr in ("list_columns", "show_columns"):
             columns = list(getattr(self, attr) or [])
-            for required in ("id", "version"):
+            for required in ("version", "id"):
                 if columns and required not in columns:
                     columns.insert(0, required)
             setattr(self, attr, columns or None)
