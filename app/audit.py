@@ -218,6 +218,7 @@ def verify(connection) -> VerifyResult:
     columns = (AuditLog.id, AuditLog.seq, AuditLog.at, AuditLog.actor_id, AuditLog.actor_name,
                AuditLog.table_name, AuditLog.record_id, AuditLog.action, AuditLog.changes,
                AuditLog.prev_hash, AuditLog.hash)
+    connection.execution_options(read_only=True)  # SQLite: a deferred transaction, writers may go on
     result = connection.execution_options(stream_results=True, yield_per=20_000).execute(
         select(*columns).order_by(AuditLog.seq)
     )

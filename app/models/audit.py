@@ -8,6 +8,8 @@ from flask_appbuilder import Model
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .base import NO_ID_REUSE
+
 GENESIS_HASH = "0" * 64
 
 
@@ -16,8 +18,7 @@ class AuditLog(Model):
     __table_args__ = (
         Index("ix_audit_log_record", "table_name", "record_id"),
         Index("ix_audit_log_at", "at"),
-        Index("ix_audit_log_actor", "actor_id"),
-    )
+        Index("ix_audit_log_actor", "actor_id"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)  # position in the chain

@@ -13,6 +13,10 @@ from sqlalchemy import DateTime, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 # Columns that are bookkeeping, not content: left out of forms and of the audit diff of an update.
+# SQLite reuses the id of a deleted last row unless told not to: a new record would then inherit the
+# deleted one's audit history. Every table passes this as its last __table_args__ element.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+
 BOOKKEEPING_COLUMNS = frozenset({"id", "created_at", "created_by_id", "updated_at", "updated_by_id", "version"})
 
 
@@ -39,4 +43,4 @@ class AuditedMixin:
         return {"version_id_col": cls.__table__.c.version}
 
 
-__all__ = ["Model", "AuditedMixin", "BOOKKEEPING_COLUMNS"]
+__all__ = ["Model", "AuditedMixin", "BOOKKEEPING_COLUMNS", "NO_ID_REUSE"]

@@ -7,8 +7,9 @@ from flask_babel import lazy_gettext as _l
 
 class LabelledEnum(StrEnum):
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in cls]
+    def choices(cls) -> list[tuple[str, object]]:
+        # Lazy labels: rendered in the locale of each request, not of the import.
+        return [(m.value, cls.LABELS[m.value]) for m in cls]
 
     @property
     def label(self) -> str:

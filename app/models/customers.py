@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import AuditedMixin, Model
+from .base import NO_ID_REUSE, AuditedMixin, Model
 from .properties import Unit
 
 
@@ -19,8 +19,7 @@ class Customer(AuditedMixin, Model):
         Index("ix_customer_mobile", "mobile"),
         Index("ix_customer_phone", "phone"),
         Index("ix_customer_id_number", "id_number"),
-        Index("ix_customer_stage", "stage"),
-    )
+        Index("ix_customer_stage", "stage"), NO_ID_REUSE)
     # Personal data: masked on every screen, in the API and exports unless revealed (app.domain.privacy).
     __personal_fields__ = ("id_number", "mobile", "phone", "main_contact_phone", "property_contact_phone")
     __customer_service_only__ = True
@@ -69,7 +68,7 @@ class CustomerUnit(AuditedMixin, Model):
 
     __tablename__ = "customer_unit"
     __customer_service_only__ = True
-    __table_args__ = (UniqueConstraint("customer_id", "unit_id", name="uq_customer_unit"),)
+    __table_args__ = (UniqueConstraint("customer_id", "unit_id", name="uq_customer_unit"), NO_ID_REUSE)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False, index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)

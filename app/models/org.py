@@ -6,11 +6,12 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import AuditedMixin, Model
+from .base import NO_ID_REUSE, AuditedMixin, Model
 
 
 class Department(AuditedMixin, Model):
     __tablename__ = "department"
+    __table_args__ = (NO_ID_REUSE,)
 
     code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
@@ -25,6 +26,7 @@ class UserDepartment(AuditedMixin, Model):
     """One row per user: the department the user works in (FAB's user table stays FAB's)."""
 
     __tablename__ = "user_department"
+    __table_args__ = (NO_ID_REUSE,)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), unique=True, nullable=False)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), nullable=False, index=True)

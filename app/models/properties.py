@@ -8,11 +8,12 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import AuditedMixin, Model
+from .base import NO_ID_REUSE, AuditedMixin, Model
 
 
 class Project(AuditedMixin, Model):
     __tablename__ = "project"
+    __table_args__ = (NO_ID_REUSE,)
 
     code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
@@ -29,7 +30,7 @@ class Project(AuditedMixin, Model):
 
 class Building(AuditedMixin, Model):
     __tablename__ = "building"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_building_project_name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_building_project_name"), NO_ID_REUSE)
 
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), nullable=False, index=True)
     name: Mapped[str] = mapped_column(String(50), nullable=False)
@@ -44,7 +45,7 @@ class Building(AuditedMixin, Model):
 
 class Unit(AuditedMixin, Model):
     __tablename__ = "unit"
-    __table_args__ = (UniqueConstraint("building_id", "number", name="uq_unit_building_number"),)
+    __table_args__ = (UniqueConstraint("building_id", "number", name="uq_unit_building_number"), NO_ID_REUSE)
 
     building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), nullable=False, index=True)
     number: Mapped[str] = mapped_column(String(20), nullable=False)

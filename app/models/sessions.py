@@ -8,9 +8,12 @@ from flask_appbuilder import Model
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .base import NO_ID_REUSE
+
 
 class LoginSession(Model):
     __tablename__ = "login_session"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sid: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)

@@ -97,7 +97,7 @@ class CustomerView(DomainModelView):
     )
     route_base = "/customer"
     list_title = _l("Customers")
-    show_title = _l("Customer")
+    show_title = _l("Customer details")
     add_title = _l("New customer")
     edit_title = _l("Edit customer")
     label_columns = CUSTOMER

@@ -97,7 +97,8 @@ def upgrade():
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('seq')
+    sa.UniqueConstraint('seq'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_actor', ['actor_id'], unique=False)
@@ -211,7 +212,8 @@ def upgrade():
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ),
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.create_index('ix_customer_id_number', ['id_number'], unique=False)
@@ -234,7 +236,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('login_session',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -244,7 +247,8 @@ def upgrade():
     sa.Column('ended_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('sid')
+    sa.UniqueConstraint('sid'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('login_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_session_user_id'), ['user_id'], unique=False)
@@ -266,7 +270,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('ab_permission_view_role',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -295,7 +300,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], ),
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('project_id', 'name', name='uq_building_project_name')
+    sa.UniqueConstraint('project_id', 'name', name='uq_building_project_name'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('building', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_building_project_id'), ['project_id'], unique=False)
@@ -315,7 +321,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id')
+    sa.UniqueConstraint('user_id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('user_department', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_department_department_id'), ['department_id'], unique=False)
@@ -335,7 +342,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ),
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('building_id', 'number', name='uq_unit_building_number')
+    sa.UniqueConstraint('building_id', 'number', name='uq_unit_building_number'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unit_building_id'), ['building_id'], unique=False)
@@ -357,7 +365,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('customer_id', 'unit_id', name='uq_customer_unit')
+    sa.UniqueConstraint('customer_id', 'unit_id', name='uq_customer_unit'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('customer_unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_unit_customer_id'), ['customer_id'], unique=False)

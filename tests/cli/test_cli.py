@@ -1,0 +1,77 @@
+"""The commands of SPEC §10, through Flask's CLI runner (the same code as `flask --app run ...`)."""
+
+from sqlalchemy import func, select, text
+
+from app.extensions import db
+from app.models import Customer, Department
+
+
+def test_roles_sync_creates_the_seven_roles_and_is_idempotent(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    first = runner.invoke(args=["roles", "sync"])
+    second = runner.invoke(args=["roles", "sync"])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output
+    assert first.output == second.output
+    for role in ("Admin", "CS Staff", "CS Manager", "Department Staff", "Archivist", "General Manager",
+                 "Auditor"):
+        assert f"{role}:" in first.output
+    with fresh_app.app_context():
+        sm = fresh_app.appbuilder.sm
+        staff = {str(p) for p in sm.find_role("CS Staff").permissions}
+        assert "can list on CustomerView" in staff
+        assert "can list on AuditLogView" not in staff
+
+
+def test_roles_sync_removes_a_permission_granted_by_hand(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    runner.invoke(args=["roles", "sync"])
+    with fresh_app.app_context():
+        sm = fresh_app.appbuilder.sm
+        role = sm.find_role("Department Staff")
+        pvm = sm.find_permission_view_menu("can_list", "CustomerView")
+        sm.add_permission_role(role, pvm)
+        assert pvm in sm.find_role("Department Staff").permissions
+        db.session.remove()
+    runner.invoke(args=["roles", "sync"])
+    with fresh_app.app_context():
+        sm = fresh_app.appbuilder.sm
+        names = {str(p) for p in sm.find_role("Department Staff").permissions}
+        assert "can list on CustomerView" not in names
+        db.session.remove()
+
+
+def test_demo_load_is_idempotent_and_prints_a_generated_password(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "Demo users (password: " in first.output and "(unchanged)" not in first.output
+    second = runner.invoke(args=["demo", "load"])
+    assert second.exit_code == 0, second.output
+    assert "(unchanged)" in second.output
+    with fresh_app.app_context():
+        assert db.session.scalar(select(func.count(Customer.id))) == 200
+        assert db.session.scalar(select(func.count(Department.id))) >= 5
+        sm = fresh_app.appbuilder.sm
+        for name in ("admin", "cs_staff", "cs_manager", "eng_staff", "pm_staff", "archivist", "gm", "auditor"):
+            assert sm.find_user(username=name) is not None
+        db.session.remove()
+    third = runner.invoke(args=["demo", "load", "--password", "another-pass-9"])
+    assert third.exit_code == 0 and "password reset" in third.output
+
+
+def test_audit_verify_exit_codes(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    runner.invoke(args=["demo", "load", "--password", "x-pass-123"])
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "rows verified" in ok.output
+    with fresh_app.app_context(), db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        target = conn.execute(text("SELECT id FROM audit_log ORDER BY seq LIMIT 1 OFFSET 10")).scalar()
+        conn.execute(text("UPDATE audit_log SET actor_name = 'mallory' WHERE id = :id"), {"id": target})
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+    bad = runner.invoke(args=["audit", "verify"])
+    assert bad.exit_code == 1
+    assert f"id={target} " in bad.output
