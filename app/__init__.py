@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def _sqlite_begin(conn):
 
 
 def create_app(config_object="config.Config") -> Flask:
+    # FAB warns about its own user/role views' relation columns on every start: noise, not news.
+    logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
     app = Flask(__name__, template_folder=str(BASE_DIR / "templates"), static_folder=str(BASE_DIR / "app" / "static"))
     app.config.from_object(config_object)
     app.session_interface = KefuSessionInterface()

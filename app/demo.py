@@ -92,7 +92,8 @@ def _users(session, appbuilder, departments, password, generated) -> list[str]:
             raise RuntimeError(f"role {role_name!r} is missing: run `flask --app run roles sync` first")
         user = sm.find_user(username=username)
         if user is None:
-            user = sm.add_user(username, given, family, f"{username}@kefu.example", role, password)
+            # FAB shows "first last"; a Chinese name reads family name first, so it goes in first_name.
+            user = sm.add_user(username, family + given, "", f"{username}@kefu.example", role, password)
             state = "created"
         elif not generated:
             sm.reset_password(user.id, password)

@@ -45,6 +45,13 @@ class DomainModelRestApi(ModelRestApi):
             body["errors"] = {k: str(v) for k, v in err.errors.items()}
         return self.response(err.status, **body)
 
+    def schema_error(self, err: SchemaValidationError):
+        """Malformed input (bad date, unknown field) answers like a domain refusal: `message` a string
+        in the user's language, `errors` per field."""
+        errors = {field: "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+                  for field, msgs in err.normalized_messages().items()}
+        return self.domain_error(ValidationError(errors))
+
     def actor(self):
         return current_app.appbuilder.sm.current_user
 
@@ -59,7 +66,7 @@ class DomainModelRestApi(ModelRestApi):
         try:
             item = self.add_model_schema.load(request.json)
         except SchemaValidationError as err:
-            return self.response_422(message=err.messages)
+            return self.schema_error(err)
         try:
             with records.unit_of_work(db.session):
                 records.create(db.session, item, self.actor())
@@ -80,7 +87,7 @@ class DomainModelRestApi(ModelRestApi):
                 item = self.edit_model_schema.load(self._merge_update_item(item, data), instance=item)
             except SchemaValidationError as err:
                 db.session.rollback()
-                return self.response_422(message=err.messages)
+                return self.schema_error(err)
             with records.unit_of_work(db.session):
                 records.save_loaded(db.session, item, self.actor(), version)
         except DomainError as err:

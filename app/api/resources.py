@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
-from sqlalchemy.orm import selectinload
 
 from app.domain import privacy
 from app.domain.errors import DomainError, NotFoundError
@@ -27,7 +26,7 @@ CUSTOMER_FIELDS = [
 
 class CustomerApi(DomainModelRestApi):
     resource_name = "customer"
-    datamodel = KefuInterface(Customer, eager=[selectinload(Customer.units)])
+    datamodel = KefuInterface(Customer)
     label_columns = CUSTOMER
     list_columns = ["name", "kind", "stage", "gender", "mobile", "phone", "id_number", "certificate_number",
                     "updated_at"]

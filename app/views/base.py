@@ -67,6 +67,11 @@ def may_reveal() -> bool:
     return sm.has_access(*REVEAL_PERMISSION)
 
 
+def format_utc_minute(value) -> str:
+    """Bookkeeping times are stored in UTC; shown to the minute and labelled as such."""
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+
+
 class RuleValidator:
     """A WTForms validator that runs the domain's rule for one field, for a message beside the field."""
 
@@ -131,6 +136,8 @@ class DomainModelView(CappedListMixin, ModelView):
         self.validators_columns = validators
         personal = getattr(model, "__personal_fields__", ())
         formatters = dict(self.formatters_columns or {})
+        for stamp in ("created_at", "updated_at"):
+            formatters.setdefault(stamp, format_utc_minute)
         for field in personal:
             formatters.setdefault(field, lambda value, _f=field: mask(_f, value) or "")
         self.formatters_columns = formatters

@@ -8,6 +8,7 @@ import re
 
 from flask import Response, jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.filters import BaseFilter
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.urltools import get_filter_args
@@ -120,9 +121,10 @@ class CustomerView(DomainModelView):
     edit_columns = form_fields
     show_columns = [*form_fields, "units_summary", "created_at", "updated_at", "version"]
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": SelectField(_l("Kind"), choices=CustomerKind.choices(), default="person"),
-        "stage": SelectField(_l("Stage"), choices=CustomerStage.choices(), default="potential"),
-        "gender": SelectField(_l("Gender"), choices=[("", "—"), *Gender.choices()]),
+        "kind": SelectField(_l("Kind"), choices=CustomerKind.choices(), default="person", widget=Select2Widget()),
+        "stage": SelectField(_l("Stage"), choices=CustomerStage.choices(), default="potential",
+                             widget=Select2Widget()),
+        "gender": SelectField(_l("Gender"), choices=[("", "—"), *Gender.choices()], widget=Select2Widget()),
     }
     formatters_columns = {
         "kind": CustomerKind.label_of,

@@ -1,0 +1,88 @@
+"""Lists stay fast as data grows: capped counts, capped page size, a fixed number of statements per page."""
+
+
+import pytest
+from sqlalchemy import event
+
+from app.extensions import db
+from tests.conftest import PASSWORD, migrated_app
+
+
+@pytest.fixture
+def capped_app(databases):
+    """An app whose count cap is 50, on a database with the 200 demo customers."""
+    from app.demo import load_demo
+
+    app = migrated_app(databases.new(), KEFU_COUNT_CAP=50)
+    with app.app_context():
+        load_demo(db.session, app.appbuilder, PASSWORD)
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _login(app, username="cs_staff"):
+    client = app.test_client()
+    assert client.post("/login/", data={"username": username, "password": PASSWORD}).status_code == 302
+    return client
+
+
+def test_a_count_past_the_cap_is_shown_as_cap_plus(capped_app):
+    html = _login(capped_app).get("/customer/list/").get_data(as_text=True)
+    assert "50+" in html
+    assert 'class="kefu-count-capped"' in html
+
+
+def test_a_count_below_the_cap_is_exact(capped_app):
+    client = _login(capped_app)
+    html = client.get("/customer/list/?_flt_0_name=王").get_data(as_text=True)
+    assert 'class="kefu-count-capped"' not in html
+
+
+def test_the_api_count_is_capped_too(capped_app):
+    client = capped_app.test_client()
+    token = client.post("/api/v1/security/login", json={"username": "cs_staff", "password": PASSWORD,
+                                                        "provider": "db"}).get_json()["access_token"]
+    body = client.get("/api/v1/customer/", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["count"] == 51
+
+
+def _statements(app, client, url):
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    client.get(url)  # warm up: FAB caches a few look-ups on its first request
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return len(statements)
+
+
+def test_statements_per_list_page_do_not_grow_with_the_page_size(app, login):
+    client = login("cs_staff")
+    small = _statements(app, client, "/customer/list/?psize_CustomerView=5")
+    large = _statements(app, client, "/customer/list/?psize_CustomerView=100")
+    assert small == large, f"{small} statements for 5 rows but {large} for 100: a query per row"
+
+
+def test_statements_per_api_page_do_not_grow_with_the_page_size(app, api):
+    client = api("cs_staff")
+    small = _statements(app, client, "/api/v1/customer/?q=(page_size:5)")
+    large = _statements(app, client, "/api/v1/customer/?q=(page_size:100)")
+    assert small == large
+
+
+def test_page_size_is_capped_at_100(app, login, api):
+    html = login("cs_staff").get("/customer/list/?psize_CustomerView=100000").get_data(as_text=True)
+    assert html.count('name="rowid"') <= 100
+    body = api("cs_staff").get("/api/v1/customer/?q=(page_size:1000)").get_json()
+    assert len(body["result"]) <= 100
