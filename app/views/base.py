@@ -61,6 +61,15 @@ class KefuInterface(SQLAInterface):
         inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
         return inner.order_by(None).limit(cap + 1).count()
 
+    def delete(self, item, commit: bool = True) -> None:
+        """DomainModelView.pre_delete has already deleted the item through the domain (flushed); a
+        second session.delete would issue a DELETE matching no row (StaleDataError): only commit."""
+        if inspect(item).deleted:
+            if commit:
+                self.session.commit()
+            return
+        super().delete(item, commit)
+
 
 def may_reveal() -> bool:
     sm = current_app.appbuilder.sm
