@@ -50,3 +50,27 @@ def register_cli(app) -> None:
 
     for group in (roles, demo, audit_group):
         app.cli.add_command(group)
+    _sync_roles_after_upgrade()
+
+
+def _sync_roles_after_upgrade() -> None:
+    """`flask --app run db upgrade` ends with `roles sync`: the migrations' seed step. Permissions are
+    code, so a database brought up to date also has its roles up to date."""
+    from flask_migrate.cli import db as db_group
+
+    upgrade = db_group.commands["upgrade"]
+    if getattr(upgrade, "kefu_syncs_roles", False):
+        return
+    migrate_only = upgrade.callback
+
+    @click.pass_context
+    def upgrade_then_sync(ctx, *args, **kwargs):
+        ctx.invoke(migrate_only, *args, **kwargs)
+        if not kwargs.get("sql"):
+            from app.security import sync_roles
+
+            sync_roles(current_app.appbuilder)
+            click.echo("roles synced")
+
+    upgrade.callback = upgrade_then_sync
+    upgrade.kefu_syncs_roles = True

@@ -1,6 +1,8 @@
 """Projects, buildings and units."""
 
+from flask_appbuilder.models.sqla.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
+from wtforms import StringField
 
 from app.models import Building, Project, Unit
 
@@ -8,8 +10,36 @@ from .base import DomainModelView, KefuInterface
 from .labels import PROPERTY
 
 
+class FilterBuildingProject(BaseFilter):
+    """Buildings whose project's name contains the text (a text box, not a drop-down of projects)."""
+
+    name = _l("Project contains")
+    arg_name = "kefu_b_project"
+
+    def apply(self, query, value):
+        return query.filter(Building.project.has(Project.name.contains(value.strip()))) if value else query
+
+
+class FilterUnitProject(BaseFilter):
+    name = _l("Project contains")
+    arg_name = "kefu_u_project"
+
+    def apply(self, query, value):
+        if not value:
+            return query
+        return query.filter(Unit.building.has(Building.project.has(Project.name.contains(value.strip()))))
+
+
+class FilterUnitBuilding(BaseFilter):
+    name = _l("Building is")
+    arg_name = "kefu_u_building"
+
+    def apply(self, query, value):
+        return query.filter(Unit.building.has(Building.name == value.strip())) if value else query
+
+
 class UnitView(DomainModelView):
-    datamodel = KefuInterface(Unit)
+    datamodel = KefuInterface(Unit, custom_filters={"building": [FilterUnitProject, FilterUnitBuilding]})
     route_base = "/unit"
     list_title = _l("Units")
     show_title = _l("Unit")
@@ -20,12 +50,13 @@ class UnitView(DomainModelView):
     add_columns = ["building", "number", "floor", "area"]
     edit_columns = ["number", "floor", "area"]
     show_columns = ["building", "number", "floor", "area", "updated_at", "version"]
-    search_columns = ["number", "floor"]
+    search_columns = ["number", "floor", "building"]
+    search_form_extra_fields = {"building": StringField(_l("Project or building"))}
     order_columns = ["number", "floor"]
 
 
 class BuildingView(DomainModelView):
-    datamodel = KefuInterface(Building)
+    datamodel = KefuInterface(Building, custom_filters={"project": [FilterBuildingProject]})
     route_base = "/building"
     list_title = _l("Buildings")
     show_title = _l("Building")
@@ -36,7 +67,8 @@ class BuildingView(DomainModelView):
     add_columns = ["project", "name", "floors"]
     edit_columns = ["name", "floors"]
     show_columns = ["project", "name", "floors", "updated_at", "version"]
-    search_columns = ["name"]
+    search_columns = ["name", "project"]
+    search_form_extra_fields = {"project": StringField(_l("Project"))}
     order_columns = ["name"]
     related_views = [UnitView]
 

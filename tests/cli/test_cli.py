@@ -75,3 +75,22 @@ def test_audit_verify_exit_codes(fresh_app):
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1
     assert f"id={target} " in bad.output
+
+
+def test_db_upgrade_from_empty_migrates_and_syncs_the_roles(databases):
+    """`flask --app run db upgrade` on an empty database: schema, then roles (the seed step)."""
+    from flask_migrate.cli import db as db_group
+
+    from app import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(databases.new()))
+    result = app.test_cli_runner().invoke(db_group, ["upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "roles synced" in result.output
+    with app.app_context():
+        sm = app.appbuilder.sm
+        assert sm.find_role("Auditor") is not None
+        assert any(str(p) == "can list on AuditLogView" for p in sm.find_role("Auditor").permissions)
+        db.session.remove()
+        db.engine.dispose()
