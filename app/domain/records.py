@@ -63,7 +63,20 @@ def apply(obj, data: dict) -> None:
         setattr(obj, key, value)
 
 
+def _fill_defaults_and_blanks(obj) -> None:
+    """A blank optional text is no value (forms send "", the API sends null: both store NULL), and a
+    column left out takes its declared default before the rules look at it."""
+    for column in inspect(type(obj)).columns:
+        key = column.key
+        value = getattr(obj, key, None)
+        if isinstance(value, str) and not value.strip() and column.nullable:
+            setattr(obj, key, None)
+        elif value is None and column.default is not None and column.default.is_scalar:
+            setattr(obj, key, column.default.arg)
+
+
 def validate(obj) -> None:
+    _fill_defaults_and_blanks(obj)
     errors = field_errors(obj)
     if errors:
         raise ValidationError(errors)

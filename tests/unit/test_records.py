@@ -148,3 +148,11 @@ def test_bookkeeping_fields_cannot_be_set(ctx, users):
     with pytest.raises(ValidationError) as refused:
         records.update(ctx, customer, {"version": 99, "created_by_id": 1}, users["cs_staff"], 1)
     assert set(refused.value.errors) == {"version", "created_by_id"}
+
+
+def test_blank_optional_text_is_stored_as_null_and_defaults_apply(ctx, users):
+    customer = Customer(name="默认值客户", email="  ", address="", mobile="13900004321")
+    with records.unit_of_work(ctx):
+        records.create(ctx, customer, users["cs_staff"])
+    assert (customer.email, customer.address) == (None, None)
+    assert (customer.kind, customer.stage) == ("person", "potential")
