@@ -70,6 +70,18 @@ def migrated_app(url: str, **overrides):
     return app
 
 
+def demo_app(url: str, **overrides):
+    """migrated_app with the demo data loaded (users with PASSWORD)."""
+    from app.demo import load_demo
+    from app.extensions import db
+
+    app = migrated_app(url, **overrides)
+    with app.app_context():
+        load_demo(db.session, app.appbuilder, PASSWORD)
+        db.session.remove()
+    return app
+
+
 @pytest.fixture(scope="session")
 def databases():
     dbs = _Databases()
@@ -79,13 +91,9 @@ def databases():
 
 @pytest.fixture(scope="session")
 def app(databases):
-    from app.demo import load_demo
     from app.extensions import db
 
-    app = migrated_app(databases.new())
-    with app.app_context():
-        load_demo(db.session, app.appbuilder, PASSWORD)
-        db.session.remove()
+    app = demo_app(databases.new())
     yield app
     with app.app_context():
         db.engine.dispose()

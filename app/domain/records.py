@@ -92,11 +92,8 @@ def create(session: Session, obj, actor):
 
 def update(session: Session, obj, data: dict, actor, expected_version):
     check_version(obj, expected_version)
-    with audit.acting_as(session, actor):
-        apply(obj, data)
-        validate(obj)
-        flush(session)
-    return obj
+    apply(obj, data)
+    return save_loaded(session, obj, actor, expected_version)
 
 
 def save_loaded(session: Session, obj, actor, expected_version):

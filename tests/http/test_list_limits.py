@@ -5,18 +5,13 @@ import pytest
 from sqlalchemy import event
 
 from app.extensions import db
-from tests.conftest import PASSWORD, migrated_app
+from tests.conftest import PASSWORD, demo_app
 
 
 @pytest.fixture
 def capped_app(databases):
     """An app whose count cap is 50, on a database with the 200 demo customers."""
-    from app.demo import load_demo
-
-    app = migrated_app(databases.new(), KEFU_COUNT_CAP=50)
-    with app.app_context():
-        load_demo(db.session, app.appbuilder, PASSWORD)
-        db.session.remove()
+    app = demo_app(databases.new(), KEFU_COUNT_CAP=50)
     yield app
     with app.app_context():
         db.session.remove()
