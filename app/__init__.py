@@ -61,12 +61,13 @@ def create_app(config_object="config.Config") -> Flask:
     app.session_interface = KefuSessionInterface()
 
     from app import audit, models  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import records
+    from app.domain import complaints, records
     from app.extensions import db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     records.install(Session)  # field rules and permanent records, on every session
+    complaints.install(Session)  # complaint states change only through the workflow
     audit.install(Session)  # the audit trail, on every session
 
     with app.app_context():
@@ -120,6 +121,16 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(CustomerUnitView)
     for api in ALL_APIS:
         appbuilder.add_api(api)
+
+    # Complaints, approvals, case library, calendar (issue 4): each module registers its own views.
+    from app.api import complaints as complaint_apis
+    from app.views import complaints as complaint_views
+    from app.views import work as work_views
+
+    for module in (complaint_views, work_views, complaint_apis):
+        for view, name, category in module.register(appbuilder):
+            MENU_OF_VIEW[view.__name__] = name
+            CATEGORY_OF_MENU[name] = (category,) if category else ()
 
     app = current_app
     app.jinja_env.globals["audit_action_label"] = lambda code: AUDIT_ACTIONS.get(code, code)

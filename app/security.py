@@ -54,18 +54,42 @@ CUSTOMER_WRITE = {
     "CustomerView": WRITE_VIEW + ("can_export",), "CustomerUnitView": WRITE_VIEW,
     "CustomerApi": WRITE_API, "CustomerUnitApi": WRITE_API,
 }
+COMPLAINT_WORK = {  # receive and move complaints (the domain decides which steps each role may take)
+    "ComplaintView": READ_VIEW + ("can_add", "can_transition", "can_export"),
+    "ComplaintApi": READ_API + ("can_post", "can_transition"),
+    "MyWorkView": ("can_index",),
+    "ApprovalView": READ_VIEW, "ApprovalApi": READ_API,
+    "CaseEntryView": READ_VIEW, "CaseEntryApi": READ_API,
+}
+DEPARTMENT_WORK = {  # only complaints assigned to their department (scope), only the department's steps
+    "ComplaintView": READ_VIEW + ("can_transition",),
+    "ComplaintApi": READ_API + ("can_transition",),
+    "MyWorkView": ("can_index",),
+    "CaseEntryView": READ_VIEW, "CaseEntryApi": READ_API,
+}
+COMPLAINT_READ = {
+    "ComplaintView": READ_VIEW, "ComplaintApi": READ_API, "CaseEntryView": READ_VIEW, "CaseEntryApi": READ_API,
+}
+STATISTICS = {"ComplaintStatsView": ("can_index",), "ComplaintApi": ("can_stats",)}
+CASE_LIBRARY_WRITE = {"CaseEntryView": WRITE_VIEW, "CaseEntryApi": WRITE_API}
+GM_APPROVALS = {"ApprovalView": READ_VIEW + ("can_decide",), "ApprovalApi": READ_API + ("can_decide",),
+                "MyWorkView": ("can_index",)}
+CALENDAR_READ = {"CalendarDayView": READ_VIEW}
 REVEAL = {REVEAL_PERMISSION[1]: (REVEAL_PERMISSION[0],)}
 DEPARTMENT_READ = {"DepartmentView": READ_VIEW, "DepartmentApi": READ_API}
 AUDIT_LOG = {"AuditLogView": READ_VIEW}
 EVERYTHING_READ = {"*": READ_VIEW + READ_API + ("can_export",)}
 
 ROLE_PERMISSIONS: dict[str, list[dict[str, tuple[str, ...]]]] = {
-    CS_STAFF: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ],
-    CS_MANAGER: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ],
-    DEPARTMENT_STAFF: [SELF_SERVICE, PROPERTY_READ, DEPARTMENT_READ],
-    ARCHIVIST: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, DEPARTMENT_READ],
-    GENERAL_MANAGER: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, REVEAL, DEPARTMENT_READ],
-    AUDITOR: [SELF_SERVICE, EVERYTHING_READ, AUDIT_LOG],
+    CS_STAFF: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ, COMPLAINT_WORK,
+               CALENDAR_READ],
+    CS_MANAGER: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ, COMPLAINT_WORK,
+                 STATISTICS, CASE_LIBRARY_WRITE, CALENDAR_READ],
+    DEPARTMENT_STAFF: [SELF_SERVICE, PROPERTY_READ, DEPARTMENT_READ, DEPARTMENT_WORK, CALENDAR_READ],
+    ARCHIVIST: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, DEPARTMENT_READ, COMPLAINT_READ],
+    GENERAL_MANAGER: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, REVEAL, DEPARTMENT_READ, COMPLAINT_READ,
+                      STATISTICS, GM_APPROVALS, CALENDAR_READ],
+    AUDITOR: [SELF_SERVICE, EVERYTHING_READ, AUDIT_LOG, STATISTICS],
 }
 ALL_ROLES = (ADMIN, CS_STAFF, CS_MANAGER, DEPARTMENT_STAFF, ARCHIVIST, GENERAL_MANAGER, AUDITOR)
 

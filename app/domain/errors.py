@@ -61,3 +61,7 @@ class ValidationError(DomainError):
     def __str__(self) -> str:
         details = "；".join(str(msg) for msg in self.errors.values())
         return f"{super().__str__()} {details}".strip()
+
+
+class TransitionNotAllowedError(ConflictError):
+    default_message = _l("This action is not allowed in the record's current state.")

@@ -1,7 +1,11 @@
 """All models, imported here so that Alembic and AppBuilder see every table."""
 
+from .approvals import Approval
 from .audit import GENESIS_HASH, AuditChainHead, AuditLog
 from .base import BOOKKEEPING_COLUMNS, AuditedMixin, Model
+from .calendar import CalendarDay, CalendarYear
+from .cases import CaseEntry
+from .complaints import Complaint, ComplaintAttachment, ComplaintStep
 from .customers import Customer, CustomerUnit
 from .org import Department, UserDepartment
 from .properties import Building, Project, Unit
@@ -9,5 +13,6 @@ from .sessions import LoginSession
 
 __all__ = [
     "GENESIS_HASH", "AuditChainHead", "AuditLog", "BOOKKEEPING_COLUMNS", "AuditedMixin", "Model",
-    "Customer", "CustomerUnit", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession",
+    "Customer", "CustomerUnit", "Approval", "CalendarDay", "CalendarYear", "CaseEntry", "Complaint",
+    "ComplaintAttachment", "ComplaintStep", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession",
 ]

@@ -55,3 +55,106 @@ CustomerStage.LABELS = {
     "tenant": _l("Tenant"),
     "member": _l("Member"),
 }
+
+
+class Channel(LabelledEnum):
+    HOTLINE = "hotline"
+    FRONT_DESK = "front_desk"
+    FORUM = "forum"
+    MAIL = "mail"
+    ONLINE = "online"
+
+
+Channel.LABELS = {
+    "hotline": _l("Hotline"), "front_desk": _l("Service-centre desk"), "forum": _l("Forum"),
+    "mail": _l("Letter / fax / e-mail"), "online": _l("Online"),
+}
+
+
+class ComplaintState(LabelledEnum):
+    RECEIVED = "received"
+    CONFIRMED = "confirmed"
+    CLOSED_INVALID = "closed_invalid"
+    ASSESSED = "assessed"
+    INVESTIGATING = "investigating"
+    HANDLING = "handling"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    RETURN_VISITED = "return_visited"
+    FED_BACK = "fed_back"
+
+
+ComplaintState.LABELS = {
+    "received": _l("Received"), "confirmed": _l("Confirmed"), "closed_invalid": _l("Closed as invalid"),
+    "assessed": _l("Assessed"), "investigating": _l("Investigating"), "handling": _l("Handling"),
+    "replied": _l("Replied"), "closed": _l("Closed"), "return_visited": _l("Return-visited"),
+    "fed_back": _l("Fed back"),
+}
+
+
+class Severity(LabelledEnum):
+    GENERAL = "general"
+    MAJOR = "major"
+    CRISIS = "crisis"
+
+
+Severity.LABELS = {"general": _l("General"), "major": _l("Major"), "crisis": _l("Crisis")}
+
+
+class ComplaintCategory(LabelledEnum):
+    ENGINEERING_QUALITY = "engineering_quality"
+    SALES_SERVICE = "sales_service"
+    CUSTOMER_SERVICE = "customer_service"
+    PROPERTY_MANAGEMENT = "property_management"
+
+
+ComplaintCategory.LABELS = {
+    "engineering_quality": _l("Engineering quality"), "sales_service": _l("Sales service"),
+    "customer_service": _l("Customer service"), "property_management": _l("Property management"),
+}
+
+
+class VisitMethod(LabelledEnum):
+    PHONE = "phone"
+    ON_SITE = "on_site"
+
+
+VisitMethod.LABELS = {"phone": _l("By phone"), "on_site": _l("On site")}
+
+
+class ApprovalState(LabelledEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+ApprovalState.LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "rejected": _l("Rejected")}
+
+
+class CaseStage(LabelledEnum):
+    DESIGN = "design"
+    MARKETING = "marketing"
+    CONSTRUCTION = "construction"
+    DELIVERY = "delivery"
+    MOVE_IN = "move_in"
+
+
+CaseStage.LABELS = {
+    "design": _l("Design"), "marketing": _l("Marketing"), "construction": _l("Construction and handover"),
+    "delivery": _l("Delivery"), "move_in": _l("Move-in"),
+}
+
+
+class CaseCategory(LabelledEnum):
+    PLANNING = "planning"
+    BUILDING = "building"
+    LIVING = "living"
+    QUALITY = "quality"
+
+
+CaseCategory.LABELS = {
+    "planning": _l("Planning, public facilities and landscaping"),
+    "building": _l("Building body and interior"),
+    "living": _l("Living performance and equipment placement"),
+    "quality": _l("Engineering quality"),
+}

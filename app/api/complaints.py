@@ -1,0 +1,7 @@
+"""REST: /api/v1/complaint/ (create, list, detail, transition, stats) and /api/v1/approval/ (list, decide)."""
+
+
+def register(appbuilder) -> list[tuple]:
+    """Add this module's views to AppBuilder; return (view class, menu name, menu category or None) for
+    each one added to a menu, so that `roles sync` grants the menu entry with the view's permission."""
+    return []

@@ -1,0 +1,106 @@
+"""Working time on the official mainland calendar: public holidays and make-up workdays (调休).
+
+Complaint times (received, deadlines) are China local time (Asia/Shanghai), naive. A working day is
+the office day 09:00–18:00 of a date that is a workday; a fraction of a day is that share of it.
+Years missing from the calendar table count as plain Monday–Friday and are reported to the Admin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.models import CalendarDay, CalendarYear
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+OFFICE_OPENS, OFFICE_CLOSES = time(9, 0), time(18, 0)
+OFFICE_MINUTES = 9 * 60
+
+
+def local_now() -> datetime:
+    return datetime.now(LOCAL_ZONE).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class WorkCalendar:
+    """The exceptions to Monday–Friday, loaded once for the years a computation touches."""
+
+    session: object
+    overrides: dict[date, bool] = field(default_factory=dict)
+    known_years: set[int] = field(default_factory=set)
+    loaded_years: set[int] = field(default_factory=set)
+
+    def _load(self, year: int) -> None:
+        if year in self.loaded_years:
+            return
+        rows = self.session.execute(
+            select(CalendarDay.day, CalendarDay.is_workday)
+            .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+        ).all()
+        self.overrides.update({row.day: row.is_workday for row in rows})
+        if self.session.scalar(select(CalendarYear.id).where(CalendarYear.year == year)):
+            self.known_years.add(year)
+        self.loaded_years.add(year)
+
+    def is_workday(self, day: date) -> bool:
+        self._load(day.year)
+        if day in self.overrides:
+            return self.overrides[day]
+        return day.weekday() < 5
+
+    def year_is_known(self, year: int) -> bool:
+        self._load(year)
+        return year in self.known_years
+
+    def add_working_days(self, start: datetime, days: float) -> datetime:
+        """The moment `days` working days after `start` (0.5 = half an office day)."""
+        remaining = round(days * OFFICE_MINUTES)
+        moment = start
+        while True:
+            if not self.is_workday(moment.date()) or moment.time() >= OFFICE_CLOSES:
+                moment = datetime.combine(moment.date() + timedelta(days=1), OFFICE_OPENS)
+                continue
+            if moment.time() < OFFICE_OPENS:
+                moment = datetime.combine(moment.date(), OFFICE_OPENS)
+            left_today = (datetime.combine(moment.date(), OFFICE_CLOSES) - moment).seconds // 60
+            if remaining <= left_today:
+                return moment + timedelta(minutes=remaining)
+            remaining -= left_today
+            moment = datetime.combine(moment.date() + timedelta(days=1), OFFICE_OPENS)
+
+
+def seed_from_chinesecalendar(session, actor) -> list[int]:
+    """Fill the table from the `chinesecalendar` package for every year it covers and the table lacks."""
+    import chinese_calendar
+    from chinese_calendar.constants import holidays, workdays
+
+    from app import audit
+
+    covered = sorted({d.year for d in holidays} | {d.year for d in workdays})
+    present = set(session.scalars(select(CalendarYear.year)))
+    existing_days = set(session.scalars(select(CalendarDay.day)))
+    seeded = []
+    with audit.acting_as(session, actor):
+        for year in covered:
+            if year in present:
+                continue
+            for day, name in sorted(holidays.items()):
+                if day.year == year and day.weekday() < 5 and day not in existing_days:
+                    session.add(CalendarDay(day=day, is_workday=False, name=_chinese(chinese_calendar, name)))
+            for day, name in sorted(workdays.items()):
+                if day.year == year and day.weekday() >= 5 and day not in existing_days:
+                    session.add(CalendarDay(day=day, is_workday=True, name=_chinese(chinese_calendar, name) + "调休"))
+            session.add(CalendarYear(year=year, source="chinesecalendar"))
+            seeded.append(year)
+        session.flush()
+    return seeded
+
+
+def _chinese(module, english: str) -> str:
+    for holiday in module.Holiday:
+        if holiday.value == english:
+            return holiday.chinese
+    return english
