@@ -20,6 +20,7 @@ from app.extensions import db
 class DomainModelRestApi(ModelRestApi):
     page_size = 25
     max_page_size = 100
+    base_order = ("id", "desc")  # stable pages (without it PostgreSQL returned pages in scan order)
 
     def __init__(self):
         for attr in ("list_columns", "show_columns"):

@@ -94,7 +94,7 @@ class CustomerView(DomainModelView):
     datamodel = KefuInterface(
         Customer,
         custom_filters={"units": [FilterProjectName, FilterBuildingName, FilterUnitNumber]},
-        eager=[selectinload(Customer.units)],
+        eager=[selectinload(Customer.units).lazyload(CustomerUnit.customer)],
     )
     route_base = "/customer"
     list_title = _l("Customers")
