@@ -76,6 +76,7 @@ class Config:
     KEFU_COUNT_CAP = 10_000
     FAB_API_MAX_PAGE_SIZE = 100
 
+    MAX_CONTENT_LENGTH = 11 * 1024 * 1024  # evidence files are at most 10 MB; refuse bigger bodies at once
     UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
     IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
     KEFU_ARCHIVE_DIR = str(INSTANCE_DIR / "archive")

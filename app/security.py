@@ -143,7 +143,7 @@ def sync_roles(appbuilder) -> dict[str, int]:
                             if perm in available:
                                 wanted.add(available[perm])
                                 menu = MENU_OF_VIEW.get(view_name)
-                                if perm in ("can_list", "can_get") and menu:
+                                if perm in ("can_list", "can_get", "can_index") and menu:
                                     wanted.update(_menu_access(by_view, menu))
         role.permissions = sorted(wanted, key=lambda p: p.id)
         counts[role_name] = len(wanted)

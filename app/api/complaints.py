@@ -1,7 +1,679 @@
-"""REST: /api/v1/complaint/ (create, list, detail, transition, stats) and /api/v1/approval/ (list, decide)."""
+"""REST: /api/v1/complaint/ (create, list, detail, transition, steps, evidence, stats),
+/api/v1/approval/ (the general manager's queue, decide) and /api/v1/case_entry/ (the case library).
+
+Thin adapters: every write goes through app.domain (complaints.open_complaint, complaints.transition,
+approvals.decide, attachments.add_attachment, records.*) inside one unit of work, and a refusal
+answers `err.status` with a JSON `message` (and `errors` per field) with nothing written. Complaints
+change only through their workflow: there is no PUT or DELETE on /api/v1/complaint/.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask import request, send_file
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError as SchemaValidationError
+from marshmallow import fields as ma_fields
+from marshmallow.validate import Length, OneOf
+from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
+from sqlalchemy import case, false, func, or_, select
+
+from app import audit
+from app.domain import approvals, attachments, calendar, complaint_stats, complaints, records
+from app.domain.errors import DomainError, ValidationError
+from app.extensions import db
+from app.models import Approval, CaseEntry, Complaint, ComplaintStep, Department, Project, Unit
+from app.models.choices import (
+    ApprovalState,
+    CaseCategory,
+    CaseStage,
+    Channel,
+    ComplaintCategory,
+    ComplaintState,
+    Severity,
+)
+from app.views.base import KefuInterface
+
+from .base import DomainModelRestApi
+
+COMPLAINT_LABELS = {
+    "id": _l("ID"), "version": _l("Version"), "number": _l("Complaint number"), "customer": _l("Customer"),
+    "customer_id": _l("Customer"), "customer.name": _l("Customer"), "unit_id": _l("Unit"),
+    "channel": _l("Channel"), "content": _l("Content"), "received_at": _l("Received at"), "state": _l("State"),
+    "state_changed_at": _l("State changed at"), "first_responsible_id": _l("First-responsible person"),
+    "severity": _l("Severity"), "category": _l("Category"), "department_id": _l("Responsible department"),
+    "department.name": _l("Responsible department"), "satisfaction": _l("Satisfaction"),
+    "rehandling_count": _l("Re-handlings"), "assign_due_at": _l("Assign by"),
+    "investigate_due_at": _l("Investigate by"), "close_due_at": _l("Close by"),
+    "handling_deadline": _l("Handling deadline"), "return_visit_due_at": _l("Return visit by"),
+    "closed_at": _l("Closed at"), "created_at": _l("Created at"), "updated_at": _l("Updated at"),
+}
+DEADLINES = ["assign_due_at", "investigate_due_at", "close_due_at", "handling_deadline", "return_visit_due_at"]
+COMPLAINT_LIST = ["number", "customer_id", "customer.name", "state", "severity", "category", "channel",
+                  "received_at", "first_responsible_id", "department_id", "department.name", "satisfaction",
+                  "rehandling_count", *DEADLINES, "closed_at"]
+COMPLAINT_SHOW = [
+    "number", "channel", "customer_id", "customer.name", "unit_id", "content", "received_at", "state",
+    "state_changed_at", "first_responsible_id", "confirmed_how", "invalid_explanation", "severity", "category",
+    "legal_opinion", "handling_plan", "plan_approved", "department_id", "department.name", "assigned_post",
+    "assigned_person", "cause_analysis", "report", "measures", "handling_person", "handling_deadline",
+    "reply_result", "customer_accepted", "satisfaction", "rehandling_count", "department_signed_off",
+    "person_signed_off", "closed_at", "return_visit_method", "return_visit_record", "return_visit_satisfaction",
+    "return_visited_at", "root_cause", "improvement", "case_entry_id", "assign_due_at", "investigate_due_at",
+    "close_due_at", "return_visit_due_at", "created_at", "updated_at",
+]
+CREATE_FIELDS = ("channel", "customer_id", "content", "received_at", "unit_id")
+# What overdue_reasons reads (loaded for a page of complaints in one statement).
+OVERDUE_INPUTS = ("state", "assign_due_at", "investigate_due_at", "close_due_at", "handling_deadline",
+                  "return_visit_due_at")
+LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX = 1000, 10_000
+
+
+def _labels(enum_class) -> dict[str, str]:
+    return {code: str(label) for code, label in enum_class.choices()}
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError({"body": _l("Please send the fields as a JSON object.")})
+    return body
+
+
+def _parse_received_at(value):
+    """ISO text from a client; an offset (e.g. +08:00 or Z) is converted to China local time."""
+    if not isinstance(value, str):
+        if value is None:
+            return None
+        raise ValidationError({"received_at": _l("Please enter a date and time as YYYY-MM-DD HH:MM.")})
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValidationError({"received_at": _l("Please enter a date and time as YYYY-MM-DD HH:MM.")}) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
+    return moment
+
+
+class FilterOverdue(BaseFilter):
+    """`(col:state,opr:overdue,value:true)`: complaints past a deadline of the step they wait for."""
+
+    name = _l("Overdue")
+    arg_name = "overdue"  # unique: FAB keeps one global map of arg_name -> filter class
+
+    def apply(self, query, value):
+        clause = complaints.overdue_clause(calendar.local_now())
+        if str(value).lower() in ("0", "false", "no", "n", "off"):
+            return query.filter(~func.coalesce(clause, false()))  # a NULL deadline is not overdue
+        return query.filter(clause)
+
+
+class ComplaintApi(DomainModelRestApi):
+    resource_name = "complaint"
+    datamodel = KefuInterface(Complaint)
+    include_route_methods = {"get", "get_list", "info", "post", "transition", "steps", "stats",
+                             "attachments", "add_attachment", "attachment"}
+    label_columns = COMPLAINT_LABELS
+    list_columns = COMPLAINT_LIST
+    show_columns = COMPLAINT_SHOW
+    # Plain columns only: FAB's _info would list every related row (all customers) for a relation.
+    add_columns = edit_columns = list(CREATE_FIELDS)
+    search_columns = ["state", "severity", "category", "channel", "department_id", "first_responsible_id",
+                      "customer_id", "received_at", "rehandling_count"]
+    search_filters = {"state": [FilterOverdue]}
+    order_columns = ["id", "received_at", "state", "severity", "category", "channel", "close_due_at",
+                     "closed_at", "rehandling_count"]
+    base_order = ("received_at", "desc")
+    openapi_spec_methods = {
+        "transition": {"post": {"summary": "Take one step of the complaint workflow"}},
+        "steps": {"get": {"summary": "The timeline of a complaint's steps"}},
+        "stats": {"get": {"summary": "Monthly complaint statistics and the complaint ledger"}},
+        "attachments": {"get": {"summary": "The evidence attachments of a complaint"}},
+        "add_attachment": {"post": {"summary": "Attach evidence (an image or a PDF, up to 10 MB)"}},
+        "attachment": {"get": {"summary": "Download one evidence attachment"}},
+    }
+
+    # --- reading ----------------------------------------------------------------------------
+    def pre_get(self, data):
+        super().pre_get(data)
+        complaint = db.session.get(Complaint, data.get("id"))
+        if complaint is not None:
+            data["result"].update(self._computed(complaint))
+
+    def pre_get_list(self, data):
+        super().pre_get_list(data)
+        ids = [row["id"] for row in data.get("result", []) if "id" in row]
+        if not ids:
+            return
+        now = calendar.local_now()
+        inputs = db.session.execute(
+            select(Complaint.id, *(getattr(Complaint, name) for name in OVERDUE_INPUTS)).where(Complaint.id.in_(ids))
+        ).all()
+        overdue = {row.id: complaints.overdue_reasons(row, now) for row in inputs}
+        for row in data["result"]:
+            row["overdue"] = overdue.get(row.get("id"), [])
+
+    def _computed(self, complaint) -> dict:
+        return {
+            "number": complaint.number,
+            "overdue": complaints.overdue_reasons(complaint, calendar.local_now()),
+            "allowed_actions": [step.action for step in complaints.allowed_steps(db.session, complaint,
+                                                                                  self.actor())],
+        }
+
+    def body(self, complaint) -> dict:
+        data = self.dump(complaint)
+        data.update(self._computed(complaint))
+        return data
+
+    def _visible(self, pk) -> Complaint:
+        return complaints.get_visible(db.session, pk, self.actor())
+
+    # --- creating ---------------------------------------------------------------------------
+    def post_headless(self):
+        """受理: the caller receives the complaint and becomes its first-responsible person."""
+        try:
+            data = _json_body()
+            unknown = sorted(set(data) - set(CREATE_FIELDS))
+            if unknown:
+                raise ValidationError({name: _l("%(field)s cannot be set here.", field=name) for name in unknown})
+            unit_id = data.get("unit_id")
+            if unit_id not in (None, ""):
+                if isinstance(unit_id, bool) or not isinstance(unit_id, int) or db.session.get(Unit, unit_id) is None:
+                    raise ValidationError({"unit_id": _l("This unit does not exist.")})
+            else:
+                unit_id = None
+            with records.unit_of_work(db.session):
+                complaint = complaints.open_complaint(
+                    db.session, self.actor(), channel=data.get("channel"), customer_id=data.get("customer_id"),
+                    content=data.get("content"), received_at=_parse_received_at(data.get("received_at")),
+                    unit_id=unit_id)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        return self.response(201, id=complaint.id, version=complaint.version, result=self.body(complaint))
+
+    # --- moving -----------------------------------------------------------------------------
+    @expose("/<int:pk>/transition", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def transition(self, pk):
+        """Take one step of the workflow: the complaint in its new state, or a refusal with nothing written.
+        ---
+        post:
+          description: >-
+            Body: `action` (confirm, close_invalid, assess, assign, start_handling, add_progress, reply,
+            close, return_visit, feed_back), `version` (the version read), optional `comment`, and the
+            fields the step requires. Refusals: 404 not visible, 409 wrong state or stale version,
+            403 role, 422 missing or bad fields (`errors` per field).
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [action, version]
+                  properties:
+                    action: {type: string}
+                    version: {type: integer}
+                    comment: {type: string}
+                  additionalProperties: true
+          responses:
+            200:
+              description: The complaint in its new state, with the actions the caller may take next
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      version: {type: integer}
+                      state: {type: string}
+                      allowed_actions: {type: array, items: {type: string}}
+                      result: {type: object}
+            403: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Not possible in the current state, or the version is stale}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            data = dict(_json_body())
+            action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
+            complaint = self._visible(pk)
+            with records.unit_of_work(db.session):
+                complaints.transition(db.session, complaint, action, self.actor(), version, data, comment)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        result = self.body(complaint)
+        return self.response(200, id=complaint.id, version=complaint.version, state=complaint.state,
+                             allowed_actions=result["allowed_actions"], result=result)
+
+    @expose("/<int:pk>/steps", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def steps(self, pk):
+        """The complaint's timeline: one entry per step, oldest first.
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            200:
+              description: The steps
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            action: {type: string}
+                            from: {type: string}
+                            to: {type: string}
+                            actor_name: {type: string}
+                            at: {type: string, format: date-time}
+                            comment: {type: string}
+                            data: {type: object}
+            404: {$ref: '#/components/responses/404'}
+        """
+        try:
+            complaint = self._visible(pk)
+        except DomainError as err:
+            return self.domain_error(err)
+        entries = db.session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id)
+                                     .order_by(ComplaintStep.id)).all()
+        result = [{"id": e.id, "action": e.action, "from": e.from_state, "to": e.to_state,
+                   "actor_id": e.actor_id, "actor_name": e.actor_name, "at": e.at.isoformat(timespec="seconds"),
+                   "comment": e.comment, "data": json.loads(e.data) if e.data else {}} for e in entries]
+        return self.response(200, id=complaint.id, count=len(result), result=result)
+
+    # --- evidence ---------------------------------------------------------------------------
+    @staticmethod
+    def _attachment_json(item) -> dict:
+        return {"id": item.id, "complaint_id": item.complaint_id, "filename": item.filename,
+                "content_type": item.content_type, "size": item.size, "sha256": item.sha256,
+                "created_at": item.created_at.isoformat(timespec="seconds") if item.created_at else None,
+                "created_by_id": item.created_by_id}
+
+    @expose("/<int:pk>/attachment", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def attachments(self, pk):
+        """The complaint's evidence attachments.
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            200: {description: The attachments (id, filename, content_type, size, sha256)}
+            404: {$ref: '#/components/responses/404'}
+        """
+        try:
+            complaint = self._visible(pk)
+        except DomainError as err:
+            return self.domain_error(err)
+        items = [self._attachment_json(a) for a in attachments.attachments_of(db.session, complaint)]
+        return self.response(200, id=complaint.id, count=len(items), result=items)
+
+    @expose("/<int:pk>/attachment", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def add_attachment(self, pk):
+        """Attach evidence: an image (PNG, JPEG, GIF, WebP) or a PDF, at most 10 MB, checked by its content.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  properties:
+                    file: {type: string, format: binary}
+          responses:
+            201: {description: The attachment recorded}
+            403: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            complaint = self._visible(pk)
+            upload = request.files.get("file")
+            if upload is None:
+                raise ValidationError({"file": _l("Please choose a file.")})
+            data = upload.stream.read(attachments.MAX_BYTES + 1)  # enough to know it is too large
+            with records.unit_of_work(db.session):
+                item = attachments.add_attachment(db.session, complaint, self.actor(), upload.filename, data)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        return self.response(201, id=item.id, result=self._attachment_json(item))
+
+    @expose("/<int:pk>/attachment/<int:attachment_id>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def attachment(self, pk, attachment_id):
+        """Download one evidence attachment (the stored file is checked against its SHA-256 first).
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          - in: path
+            name: attachment_id
+            schema: {type: integer}
+          responses:
+            200:
+              description: The file
+              content:
+                application/octet-stream:
+                  schema: {type: string, format: binary}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The stored file no longer matches its hash}
+        """
+        try:
+            complaint = self._visible(pk)
+            item, path = attachments.get_attachment(db.session, complaint, attachment_id)
+        except DomainError as err:
+            return self.domain_error(err)
+        response = send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.filename,
+                             etag=item.sha256, conditional=True, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    # --- statistics -------------------------------------------------------------------------
+    @expose("/stats", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("stats")
+    def stats(self):
+        """Monthly statistics and the complaint ledger (台帐) of the complaints received in a month.
+        ---
+        get:
+          parameters:
+          - in: query
+            name: month
+            description: YYYY-MM (default the current month)
+            schema: {type: string, example: "2026-11"}
+          - in: query
+            name: ledger_offset
+            schema: {type: integer, default: 0}
+          - in: query
+            name: ledger_limit
+            description: rows of the ledger (default 1000, at most 10000; 0 for none)
+            schema: {type: integer, default: 1000}
+          responses:
+            200:
+              description: >-
+                Counts by channel, category, severity, department and state; median and 90th-percentile
+                days to close; average satisfaction; overdue counts; re-handling rate; the ledger.
+            403: {$ref: '#/components/responses/401'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            month = request.args.get("month") or f"{calendar.local_now():%Y-%m}"
+            offset = self._int_arg("ledger_offset", 0, None)
+            limit = self._int_arg("ledger_limit", LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX)
+            result = complaint_stats.monthly(db.session, month, ledger=limit > 0, ledger_offset=offset,
+                                             ledger_limit=limit)
+        except DomainError as err:
+            return self.domain_error(err)
+        result.setdefault("ledger", [])
+        result["ledger_offset"], result["ledger_limit"] = offset, limit
+        result["labels"] = {"channel": _labels(Channel), "category": _labels(ComplaintCategory),
+                            "severity": _labels(Severity), "state": _labels(ComplaintState)}
+        return self.response(200, **complaint_stats.jsonable(result))
+
+    @staticmethod
+    def _int_arg(name, default, maximum):
+        raw = request.args.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValidationError({name: _l("Please give a whole number.")}) from None
+        if value < 0:
+            raise ValidationError({name: _l("Please give a whole number.")})
+        return min(value, maximum) if maximum is not None else value
+
+
+# --- approvals ----------------------------------------------------------------------------------
+
+class ApprovalInterface(KefuInterface):
+    """The queue's order unless the client asks for another: pending first (longest waiting first),
+    then the decided ones, newest first."""
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        if order_column:
+            return super().apply_order_by(query, order_column, order_direction, aliases_mapping,
+                                          bypass_many_to_many, add_pk)
+        pending = Approval.state == ApprovalState.PENDING.value
+        return query.order_by(case((pending, 0), else_=1), case((pending, Approval.id), else_=-Approval.id))
+
+
+APPROVAL_LABELS = {
+    "id": _l("ID"), "version": _l("Version"), "kind": _l("Kind"), "subject_table": _l("Subject"),
+    "subject_id": _l("Subject ID"), "summary": _l("Summary"), "detail": _l("Detail"), "state": _l("State"),
+    "requested_by_name": _l("Requested by"), "requested_at": _l("Requested at (UTC)"),
+    "decided_by_name": _l("Decided by"), "decided_at": _l("Decided at (UTC)"), "comment": _l("Comment"),
+}
+APPROVAL_COLUMNS = ["kind", "subject_table", "subject_id", "summary", "state", "requested_by_id",
+                    "requested_by_name", "requested_at", "decided_by_id", "decided_by_name", "decided_at", "comment"]
+
+
+def _hours_between(start_text, end) -> float | None:
+    if not start_text:
+        return None
+    start = datetime.fromisoformat(start_text) if isinstance(start_text, str) else start_text
+    if isinstance(end, str):
+        end = datetime.fromisoformat(end)
+    return round(max((end - start).total_seconds(), 0) / 3600, 1)
+
+
+class ApprovalApi(DomainModelRestApi):
+    resource_name = "approval"
+    datamodel = ApprovalInterface(Approval)
+    include_route_methods = {"get", "get_list", "info", "decide"}
+    label_columns = APPROVAL_LABELS
+    list_columns = APPROVAL_COLUMNS
+    show_columns = [*APPROVAL_COLUMNS[:4], "detail", *APPROVAL_COLUMNS[4:]]
+    search_columns = ["state", "kind", "subject_table", "subject_id", "requested_by_name"]
+    order_columns = ["id", "requested_at", "decided_at", "state", "kind"]
+    base_order = None  # the queue's own stable order (ApprovalInterface), unless the client asks for another
+    openapi_spec_methods = {"decide": {"post": {"summary": "Approve or reject a request (general manager)"}}}
+
+    def _computed(self, row: dict) -> None:
+        """waiting_hours: how long it waited (pending: until now; decided: until the decision)."""
+        end = row.get("decided_at") or audit.utcnow()
+        row["waiting_hours"] = _hours_between(row.get("requested_at"), end)
+        kind = approvals.KINDS.get(row.get("kind"))
+        if "kind" in row:
+            row["kind_label"] = str(kind.label) if kind else row["kind"]
+
+    def pre_get(self, data):
+        super().pre_get(data)
+        self._computed(data.get("result", {}))
+
+    def pre_get_list(self, data):
+        super().pre_get_list(data)
+        for row in data.get("result", []):
+            self._computed(row)
+
+    @expose("/<int:pk>/decide", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("decide")
+    def decide(self, pk):
+        """The general manager approves or rejects; the subject moves on or back by its own rules.
+        ---
+        post:
+          description: >-
+            Body: `decision` (approve or reject), `comment` (required to reject), optionally the
+            `version` read. The requester can never decide their own request (403); an approval
+            already decided answers 409.
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [decision]
+                  properties:
+                    decision: {type: string, enum: [approve, reject]}
+                    comment: {type: string}
+                    version: {type: integer}
+          responses:
+            200: {description: The decided approval and the state of its subject}
+            403: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already decided, or changed meanwhile}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            data = _json_body()
+            item = self._get_visible(pk)
+            if data.get("version") not in (None, ""):
+                records.check_version(item, data["version"])
+            with records.unit_of_work(db.session):
+                approvals.decide(db.session, item, data.get("decision"), data.get("comment"), self.actor())
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        result = self.dump(item)
+        self._computed(result)
+        kind = approvals.KINDS.get(item.kind)
+        subject = db.session.get(kind.subject_model, item.subject_id) if kind else None
+        return self.response(200, id=item.id, version=item.version, result=result,
+                             subject={"table": item.subject_table, "id": item.subject_id,
+                                      "state": getattr(subject, "state", None),
+                                      "version": getattr(subject, "version", None)})
+
+
+# --- case library -------------------------------------------------------------------------------
+
+CASE_LABELS = {
+    "id": _l("ID"), "version": _l("Version"), "title": _l("Title"), "project_id": _l("Project"),
+    "project.name": _l("Project"), "stage": _l("Project stage"), "category": _l("Category"),
+    "description": _l("Description"), "photos": _l("Photos"), "cause": _l("Cause"), "lesson": _l("Lesson"),
+    "department_id": _l("Responsible department"), "department.name": _l("Responsible department"),
+    "source_table": _l("Source"), "source_id": _l("Source record"), "created_at": _l("Created at"),
+    "updated_at": _l("Updated at"),
+}
+CASE_FIELDS = ["title", "project_id", "stage", "category", "description", "photos", "cause", "lesson",
+               "department_id", "source_table", "source_id"]
+
+
+def _not_blank(value):
+    if value is None or not str(value).strip():
+        raise SchemaValidationError(str(_l("This field is required.")))
+
+
+def _exists(model, message):
+    def check(value):
+        if value is not None and db.session.get(model, value) is None:
+            raise SchemaValidationError(str(message))
+    return check
+
+
+class CaseEntrySchema(SQLAlchemyAutoSchema):
+    """Declared here rather than by FAB: marshmallow-sqlalchemy drops the foreign-key fields FAB declares
+    (project_id, department_id would load unchecked), and the stage and category are coded values."""
+
+    class Meta:
+        model = CaseEntry
+        fields = CASE_FIELDS
+        include_fk = True
+        load_instance = True
+        sqla_session = db.session
+
+    title = ma_fields.String(required=True, validate=[Length(max=200), _not_blank])
+    stage = ma_fields.String(required=True, validate=OneOf([m.value for m in CaseStage]))
+    category = ma_fields.String(required=True, validate=OneOf([m.value for m in CaseCategory]))
+    description = ma_fields.String(required=True, validate=_not_blank)
+    project_id = ma_fields.Integer(allow_none=True, validate=_exists(Project, _l("This project does not exist.")))
+    department_id = ma_fields.Integer(allow_none=True,
+                                      validate=_exists(Department, _l("This department does not exist.")))
+
+
+class CaseEntryPutSchema(CaseEntrySchema):
+    """The same fields for a change (a class of its own, so the OpenAPI spec names it once)."""
+
+
+class FilterCaseText(BaseFilter):
+    """`(col:title,opr:case_text,value:渗水)`: the words in the title, description, cause or lesson."""
+
+    name = _l("Text contains")
+    arg_name = "case_text"
+
+    def apply(self, query, value):
+        text = str(value or "").strip()
+        if not text:
+            return query
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return query.filter(or_(*(func.lower(column).like(func.lower(pattern), escape="\\")
+                                  for column in (CaseEntry.title, CaseEntry.description, CaseEntry.cause,
+                                                 CaseEntry.lesson))))
+
+
+class CaseEntryApi(DomainModelRestApi):
+    resource_name = "case_entry"
+    datamodel = KefuInterface(CaseEntry)
+    label_columns = CASE_LABELS
+    list_columns = ["title", "project_id", "project.name", "stage", "category", "department_id",
+                    "department.name", "source_table", "source_id", "updated_at"]
+    show_columns = [*CASE_FIELDS, "project.name", "department.name", "created_at", "updated_at"]
+    add_columns = edit_columns = CASE_FIELDS
+    search_columns = ["title", "description", "stage", "category", "project_id", "department_id", "source_table",
+                      "source_id"]
+    search_filters = {"title": [FilterCaseText]}
+    order_columns = ["id", "title", "stage", "category", "updated_at"]
+    base_order = ("id", "desc")
+    add_model_schema = CaseEntrySchema()
+    edit_model_schema = CaseEntryPutSchema()
+
+
+ALL_APIS = (ComplaintApi, ApprovalApi, CaseEntryApi)
 
 
 def register(appbuilder) -> list[tuple]:
-    """Add this module's views to AppBuilder; return (view class, menu name, menu category or None) for
-    each one added to a menu, so that `roles sync` grants the menu entry with the view's permission."""
+    """Add this module's APIs to AppBuilder. APIs have no menu entry, so nothing is returned."""
+    for api in ALL_APIS:
+        appbuilder.add_api(api)
     return []

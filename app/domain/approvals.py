@@ -73,7 +73,9 @@ def decide(session, approval: Approval, decision: str, comment: str | None, acto
         raise ForbiddenError(_l("You cannot decide your own request."))
     if decision == "reject" and not (comment or "").strip():
         raise ValidationError({"comment": _l("A rejection needs a comment saying why.")})
-    kind = KINDS[approval.kind]
+    kind = KINDS.get(approval.kind)
+    if kind is None:
+        raise ValidationError({"kind": _l("Unknown kind of approval: %(kind)s", kind=approval.kind)})
     subject = session.get(kind.subject_model, approval.subject_id)
     if subject is None:
         raise NotFoundError()

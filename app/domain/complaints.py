@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, inspect, or_
+from sqlalchemy.orm.attributes import flag_modified
 
 from app import audit
 from app.models import CaseEntry, Complaint, ComplaintStep, Customer, Department
@@ -176,6 +177,11 @@ def _assess(session, complaint, actor, values):
     return S.ASSESSED
 
 
+def _close_invalid(session, complaint, actor, values):
+    complaint.closed_at = calendar.local_now()
+    return S.CLOSED_INVALID
+
+
 def _reply(session, complaint, actor, values):
     if values["customer_accepted"]:
         return S.REPLIED
@@ -232,7 +238,7 @@ def _mark_closed(complaint):
 STEPS: tuple[Step, ...] = (
     Step("confirm", _l("Confirm as valid"), frozenset({S.RECEIVED}), S.CONFIRMED, CS, ("confirmed_how",)),
     Step("close_invalid", _l("Close as invalid or consultation"), frozenset({S.RECEIVED}), S.CLOSED_INVALID, CS,
-         ("invalid_explanation",)),
+         ("invalid_explanation",), effect=_close_invalid),
     Step("assess", _l("Assess"), frozenset({S.CONFIRMED}), S.ASSESSED, CS, ("severity", "category"),
          ("legal_opinion", "handling_plan"), effect=_assess, extra_required=_serious_needs),
     Step("assign", _l("Assign to a department"), frozenset({S.ASSESSED}), S.INVESTIGATING, CS,
@@ -299,6 +305,19 @@ def open_complaint(session, actor, *, channel, customer_id, content, received_at
             received_at = datetime.fromisoformat(received_at)
         except ValueError:
             errors["received_at"] = _l("Please enter a date and time as YYYY-MM-DD HH:MM.")
+    if isinstance(received_at, datetime) and received_at.tzinfo is not None:
+        received_at = received_at.astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
+    if unit_id not in (None, ""):
+        from app.models import Unit
+
+        try:
+            unit_id = _id(unit_id)
+            if session.get(Unit, unit_id) is None:
+                errors["unit_id"] = _l("This unit does not exist.")
+        except ValueError as exc:
+            errors["unit_id"] = exc.args[0]
+    else:
+        unit_id = None
     if isinstance(received_at, datetime) and received_at > calendar.local_now() + timedelta(minutes=5):
         errors["received_at"] = _l("This date cannot be in the future.")
     if errors:
@@ -307,11 +326,11 @@ def open_complaint(session, actor, *, channel, customer_id, content, received_at
                           received_at=(received_at or calendar.local_now()).replace(microsecond=0),
                           state=S.RECEIVED, first_responsible_id=actor.id, rehandling_count=0,
                           plan_approved=False)
+    complaint.state_changed_at = complaint.received_at
+    set_deadlines(session, complaint)  # before the insert: one audit row, version 1
     with audit.acting_as(session, actor):
-        complaint.state_changed_at = complaint.received_at
         session.add(complaint)
         flush(session)
-        set_deadlines(session, complaint)
         _entry(session, complaint, "receive", "", S.RECEIVED, actor, {}, None)
         flush(session)
     return complaint
@@ -369,6 +388,9 @@ def _move(session, complaint, action, source, target, actor, values, comment):
     with _transitioning(session):
         complaint.state = target
         complaint.state_changed_at = calendar.local_now()
+        # Always an UPDATE (version + 1, row locked), even for a step within the same second that
+        # changes no other column (add_progress): a concurrent step on a stale read is then refused.
+        flag_modified(complaint, "state_changed_at")
         _entry(session, complaint, action, source, target, actor, values, comment)
         flush(session)
 

@@ -1,7 +1,691 @@
-"""Complaint pages: list (overdue in red), detail with the timeline and the step forms, case library."""
+"""Complaint pages: the list (overdue in red), receiving a complaint, the detail page with the timeline of
+its steps and one button per action the current user may take now, and the form of each step.
+
+Every change goes through app.domain.complaints (open_complaint, transition) in one unit of work; the
+forms only collect what the step needs, and a refusal re-renders the form with the domain's message and
+everything typed kept. Edit and delete are not offered: the workflow is the only way to change one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import (
+    BS3TextAreaFieldWidget,
+    BS3TextFieldWidget,
+    Select2Widget,
+)
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, FilterNotEqual
+from flask_appbuilder.security.decorators import permission_name
+from flask_appbuilder.urltools import get_filter_args
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import not_, select
+from sqlalchemy.orm import joinedload
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.widgets import Input
+
+from app.domain import approvals, calendar, complaints
+from app.domain.errors import DomainError, NotFoundError, ValidationError
+from app.domain.privacy import mask
+from app.domain.records import unit_of_work
+from app.extensions import db
+from app.models import Approval, Complaint, ComplaintStep, Customer, Department, Unit
+from app.models.choices import (
+    ApprovalState,
+    CaseCategory,
+    CaseStage,
+    Channel,
+    ComplaintCategory,
+    ComplaintState,
+    Severity,
+    VisitMethod,
+)
+
+from .base import DomainModelView, KefuInterface, KefuListWidget
+from .labels import COMMON
+
+EXPORT_LIMIT = 10_000
+
+# --- labels -------------------------------------------------------------------------------------
+
+FIELD_LABELS = {
+    "confirmed_how": _l("How the customer confirmed it"),
+    "invalid_explanation": _l("Explanation given to the customer"),
+    "severity": _l("Severity"), "category": _l("Category"),
+    "legal_opinion": _l("Legal opinion"), "handling_plan": _l("Handling plan"),
+    "department_id": _l("Responsible department"), "assigned_post": _l("Responsible post"),
+    "assigned_person": _l("Responsible person"),
+    "cause_analysis": _l("Cause analysis"), "report": _l("Written report"), "measures": _l("Measures"),
+    "handling_person": _l("Person handling it"), "handling_deadline": _l("Handling deadline"),
+    "progress_note": _l("Progress"), "customer_told_how": _l("How the customer was told"),
+    "reply_result": _l("Result told to the customer"), "customer_accepted": _l("Customer accepts the result"),
+    "satisfaction": _l("Satisfaction (1–5)"),
+    "department_signed_off": _l("The department signed off"),
+    "person_signed_off": _l("The responsible person signed off"),
+    "return_visit_method": _l("Return-visit method"), "return_visit_record": _l("Return-visit record"),
+    "return_visit_satisfaction": _l("Satisfaction at the return visit (1–5)"),
+    "root_cause": _l("Root cause"), "improvement": _l("Improvement"),
+    "case_title": _l("Case-library entry: title"), "case_stage": _l("Case-library entry: stage"),
+    "case_category": _l("Case-library entry: category"), "case_lesson": _l("Case-library entry: lesson"),
+}
+
+COMPLAINT = {
+    **COMMON,
+    **FIELD_LABELS,
+    "number": _l("Complaint number"), "received_at": _l("Received at"), "channel": _l("Channel"),
+    "customer": _l("Customer"), "unit": _l("Unit"), "content": _l("Content"), "department": _l("Department"),
+    "state": _l("State"), "first_responsible": _l("First-responsible person"), "overdue": _l("Overdue"),
+    "plan_approved": _l("Plan approved by the general manager"), "rehandling_count": _l("Re-handlings"),
+    "closed_at": _l("Closed at"), "return_visited_at": _l("Return-visited at"),
+    "assign_due_at": _l("To be assigned by"), "investigate_due_at": _l("To be investigated by"),
+    "close_due_at": _l("To be closed by"), "return_visit_due_at": _l("Return visit due by"),
+    "case_entry_id": _l("Case-library entry"), "comment": _l("Comment"),
+}
+
+OVERDUE_LABELS = {
+    "assign": _l("not assigned in time"), "investigate": _l("not investigated in time"),
+    "close": _l("not closed in time"), "handling": _l("handling deadline passed"),
+    "return_visit": _l("return visit overdue"),
+}
+
+# Timeline entries that are not steps of the table (receipt, the general manager's decisions).
+EXTRA_ACTIONS = {
+    "receive": _l("Received"),
+    "approve_plan": _l("Handling plan approved by the general manager"),
+    "reject_plan": _l("Handling plan rejected by the general manager"),
+    "approve_close": _l("Closing approved by the general manager"),
+    "reject_close": _l("Closing rejected by the general manager"),
+}
+
+CHOICE_ENUMS = {
+    "severity": Severity, "category": ComplaintCategory, "return_visit_method": VisitMethod,
+    "case_stage": CaseStage, "case_category": CaseCategory, "channel": Channel, "state": ComplaintState,
+}
+
+# Consequential actions ask the user to confirm before the form is sent.
+CONFIRM_ACTIONS = {
+    "close": _l("Close this complaint? This cannot be undone."),
+    "close_invalid": _l("Close this complaint as invalid or a consultation? This cannot be undone."),
+}
+
+# What each step field is on a form: a short text, a long text, a fixed choice, a department, a date,
+# yes/no, a 1–5 score, or a box to tick. The domain parses and checks the values (one place).
+LONG_TEXT = frozenset({
+    "invalid_explanation", "legal_opinion", "handling_plan", "cause_analysis", "report", "measures",
+    "progress_note", "reply_result", "return_visit_record", "root_cause", "improvement", "case_lesson",
+})
+FIELD_KINDS = {
+    **{name: "text" for name, parse in complaints.FIELDS.items() if parse is complaints._text},
+    **{name: "choice" for name in CHOICE_ENUMS if name in complaints.FIELDS},
+    "department_id": "department", "handling_deadline": "date", "customer_accepted": "yes_no",
+    "satisfaction": "score", "return_visit_satisfaction": "score",
+    "department_signed_off": "tick", "person_signed_off": "tick",
+}
+
+
+def action_label(code: str) -> str:
+    step = complaints.STEP_BY_ACTION.get(code)
+    return str(step.label if step else EXTRA_ACTIONS.get(code, code))
+
+
+def overdue_text(reasons) -> str:
+    return "、".join(str(OVERDUE_LABELS.get(r, r)) for r in reasons)
+
+
+def overdue_flag(reasons) -> Markup:
+    if not reasons:
+        return Markup("")
+    return Markup('<span class="kefu-overdue-flag text-danger" style="color:#c9302c;font-weight:bold">'
+                  '<i class="fa fa-exclamation-triangle"></i> {} <small>{}</small></span>').format(
+        _l("Overdue"), overdue_text(reasons))
+
+
+def user_names(session, ids) -> dict[int, str]:
+    """Full names of the given users, in one query."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    user = current_app.appbuilder.sm.user_model
+    rows = session.execute(select(user.id, user.first_name, user.last_name, user.username)
+                           .where(user.id.in_(ids))).all()
+    return {r.id: (f"{r.first_name or ''}{r.last_name or ''}".strip() or r.username) for r in rows}
+
+
+def _minute(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+# --- list ---------------------------------------------------------------------------------------
+
+class FilterOverdue(BaseFilter):
+    """Complaints a deadline has passed for (app.domain.complaints.overdue_clause), or the others."""
+
+    name = _l("Is")
+    arg_name = "kefu_overdue"
+
+    def apply(self, query, value):
+        clause = complaints.overdue_clause(calendar.local_now())
+        if value in ("y", "yes", "1", "true", "on"):
+            return query.filter(clause)
+        if value in ("n", "no", "0", "false", "off"):
+            return query.filter(not_(clause))
+        return query
+
+
+class FilterCustomer(BaseFilter):
+    """A customer by name (contains), or by full mobile or ID-card number (exact, indexed)."""
+
+    name = _l("Name, full mobile or ID-card number")
+    arg_name = "kefu_customer"
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        return query.filter(Complaint.customer.has(customer_condition(value)))
+
+
+def customer_condition(value: str):
+    compact = value.replace(" ", "").replace("-", "")
+    if re.fullmatch(r"\d{17}[\dXx]", compact):
+        return Customer.id_number == compact.upper()
+    if re.fullmatch(r"1\d{10}", compact):
+        return Customer.mobile == compact
+    return Customer.name.contains(value, autoescape=True)
+
+
+class FilterDepartmentName(BaseFilter):
+    name = _l("Name contains")
+    arg_name = "kefu_department"
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        return query.filter(Complaint.department.has(Department.name.contains(value, autoescape=True)))
+
+
+class ComputedColumnsInterface(KefuInterface):
+    """KefuInterface whose list rows can carry columns computed for the whole page at once
+    (`computed(items) -> {column: [value per item]}`), so no column costs a query per row, and whose
+    `virtual_columns` (no column of the table, e.g. "overdue") can be searched with their custom filters
+    (FAB only accepts filters on the model's own columns)."""
+
+    def __init__(self, obj, session=None, custom_filters=None, eager=(), virtual_columns=()):
+        self.virtual_columns = tuple(virtual_columns)
+        super().__init__(obj, session, custom_filters=custom_filters, eager=eager)
+
+    def get_columns_list(self):
+        return [*super().get_columns_list(), *getattr(self, "virtual_columns", ())]
+
+    def get_search_columns_list(self):
+        """FAB's default search columns (read once, when the view is set up) are real columns only."""
+        virtual, self.virtual_columns = self.virtual_columns, ()
+        try:
+            return super().get_search_columns_list()
+        finally:
+            self.virtual_columns = virtual
+
+    def computed(self, items) -> dict[str, list]:
+        return {}
+
+    def get_values(self, lst, list_columns):
+        items = list(lst)
+        extra = self.computed(items)
+        for index, item in enumerate(items):
+            row = {}
+            for col in list_columns:
+                row[col] = extra[col][index] if col in extra else self._get_attr_value(item, col)
+            yield row
+
+
+class ComplaintInterface(ComputedColumnsInterface):
+    def computed(self, items):
+        now = calendar.local_now()
+        names = user_names(self.session, {c.first_responsible_id for c in items})
+        return {
+            "overdue": [complaints.overdue_reasons(c, now) for c in items],
+            "first_responsible": [names.get(c.first_responsible_id, "") for c in items],
+        }
+
+
+class ComplaintListWidget(KefuListWidget):
+    template = "kefu/complaint_list_widget.html"
+
+
+def _choices_with_blank(enum_class):
+    return [("", "—"), *enum_class.choices()]
+
+
+class ComplaintView(DomainModelView):
+    datamodel = ComplaintInterface(
+        Complaint,
+        custom_filters={
+            "overdue": [FilterOverdue],
+            "customer": [FilterCustomer],
+            "department": [FilterDepartmentName],
+            **{col: [FilterEqual, FilterNotEqual] for col in ("state", "severity", "channel", "category")},
+        },
+        eager=[joinedload(Complaint.customer), joinedload(Complaint.department)],
+        virtual_columns=["overdue"],
+    )
+    route_base = "/complaint"
+    base_permissions = ["can_list", "can_show", "can_add", "can_transition", "can_export"]
+    list_widget = ComplaintListWidget
+    list_title = _l("Complaints")
+    show_title = _l("Complaint")
+    add_title = _l("Receive a complaint")
+    label_columns = COMPLAINT
+    list_columns = ["number", "received_at", "channel", "customer", "category", "severity", "department",
+                    "state", "first_responsible", "overdue"]
+    order_columns = ["received_at", "channel", "category", "severity", "state"]
+    base_order = ("received_at", "desc")
+    search_columns = ["state", "overdue", "severity", "channel", "category", "customer", "department",
+                      "received_at"]
+    search_form_extra_fields = {
+        "state": SelectField(_l("State"), choices=ComplaintState.choices()),
+        "severity": SelectField(_l("Severity"), choices=Severity.choices()),
+        "channel": SelectField(_l("Channel"), choices=Channel.choices()),
+        "category": SelectField(_l("Category"), choices=ComplaintCategory.choices()),
+        "overdue": SelectField(_l("Overdue"), choices=[("y", _l("Yes")), ("n", _l("No"))]),
+        "customer": StringField(_l("Customer")),
+        "department": StringField(_l("Department")),
+    }
+    formatters_columns = {
+        "received_at": _minute,
+        "channel": Channel.label_of,
+        "category": ComplaintCategory.label_of,
+        "severity": Severity.label_of,
+        "state": ComplaintState.label_of,
+        "customer": lambda c: c.name if c else "",
+        "department": lambda d: d.name if d else "",
+        "overdue": overdue_flag,
+    }
+    add_columns = ["channel", "content", "received_at"]  # the real form is ReceiveForm (add below)
+    show_columns = ["number"]
+    edit_columns = ["content"]  # never offered (no can_edit); FAB builds an edit form all the same
+
+    # --- list and export ----------------------------------------------------------------------
+    @expose("/list/")
+    @has_access
+    def list(self):
+        widgets = self._list()
+        return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
+
+    def _get_list_widget(self, **kwargs):
+        if current_app.appbuilder.sm.has_access("can_export", self.class_permission_name):
+            kwargs.setdefault("export_endpoint", url_for(".export", **request.args))
+        return super()._get_list_widget(**kwargs)
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        """The filtered list as CSV (same scope and filters as the list; no personal data)."""
+        get_filter_args(self._filters)
+        joined = self._filters.get_joined_filters(self._base_filters)
+        _count, items = self.datamodel.query(joined, "received_at", "desc", page=0, page_size=EXPORT_LIMIT)
+        columns = self.list_columns
+        out = io.StringIO()
+        out.write("\ufeff")  # so that Excel opens the UTF-8 file as Chinese
+        writer = csv.writer(out)
+        writer.writerow([str(COMPLAINT.get(c, c)) for c in columns])
+        for row in self.datamodel.get_values(items, columns):
+            row["overdue"] = overdue_text(row["overdue"])
+            writer.writerow([self._plain(c, row[c]) for c in columns])
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=complaints.csv"})
+
+    def _plain(self, column, value):
+        formatter = self.formatters_columns.get(column)
+        if column == "overdue" or formatter is None:
+            return "" if value is None else str(value)
+        return str(formatter(value))
+
+    # --- receive ------------------------------------------------------------------------------
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        form = ReceiveForm()
+        for field in form:
+            field.flags.required = field.name in ("channel", "customer", "content")
+        if request.method == "GET":
+            form.received_at.data = f"{calendar.local_now():%Y-%m-%dT%H:%M}"
+            form.channel.data = request.args.get("channel", "")
+            form.customer.data = request.args.get("customer", "")
+        elif form.validate():
+            errors, customer_id = resolve_customer(db.session, form.customer.data)
+            if not errors:
+                try:
+                    with unit_of_work(db.session):
+                        complaint = complaints.open_complaint(
+                            db.session, self._actor(), channel=form.channel.data, customer_id=customer_id,
+                            content=form.content.data, received_at=(form.received_at.data or "").strip() or None)
+                        pk, number = complaint.id, complaint.number
+                except ValidationError as err:
+                    errors = {("customer" if k == "customer_id" else k): v for k, v in err.errors.items()}
+                except DomainError as err:
+                    flash(str(err), "danger")
+                else:
+                    flash(str(_l("Complaint %(number)s received; you are its first-responsible person.",
+                                 number=number)), "success")
+                    return redirect(url_for(".show", pk=pk))
+            for name, message in errors.items():
+                if name in form and name != "csrf_token":
+                    form[name].errors = [*form[name].errors, str(message)]
+                else:
+                    flash(str(message), "danger")
+        else:
+            flash_form_errors(form)
+        return self.render_template("kefu/complaint_add.html", title=self.add_title, form=form,
+                                    fields=["channel", "customer", "content", "received_at"])
+
+    # --- detail -------------------------------------------------------------------------------
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        complaint = self._visible(pk)
+        session = db.session
+        actor = self._actor()
+        steps = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id)
+                                .order_by(ComplaintStep.id)).all()
+        found_approvals = session.scalars(
+            select(Approval).where(Approval.subject_table == Complaint.__table__.name,
+                                   Approval.subject_id == complaint.id).order_by(Approval.id.desc())).all()
+        sm = current_app.appbuilder.sm
+        actions = []
+        if sm.has_access("can_transition", self.class_permission_name):
+            actions = complaints.allowed_steps(session, complaint, actor)
+        departments = {d.id: d.name for d in session.scalars(select(Department))}
+        names = user_names(session, {complaint.first_responsible_id})
+        unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
+        now = calendar.local_now()
+        return self.render_template(
+            "kefu/complaint_show.html", title=f"{self.show_title} {complaint.number}", complaint=complaint,
+            sections=detail_sections(complaint, departments, names, unit),
+            timeline=[timeline_entry(step, departments) for step in steps],
+            approvals=found_approvals, approval_kind_label=approval_kind_label,
+            approval_state_label=ApprovalState.label_of, may_show_approvals=sm.has_access("can_show", "ApprovalView"),
+            actions=actions, confirm_actions=CONFIRM_ACTIONS,
+            overdue=[str(OVERDUE_LABELS.get(r, r)) for r in complaints.overdue_reasons(complaint, now)],
+            state_label=ComplaintState.label_of(complaint.state), labels=COMPLAINT,
+            may_see_customer=sm.has_access("can_show", "CustomerView"),
+            customer_mobile=mask("mobile", complaint.customer.mobile),
+        )
+
+    # --- a step -------------------------------------------------------------------------------
+    @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("transition")
+    def transition(self, pk, action):
+        complaint = self._visible(pk)
+        step = complaints.STEP_BY_ACTION.get(action)
+        if step is None:
+            abort(404)
+        session = db.session
+        actor = self._actor()
+        form = step_form(step, session)(formdata=request.form if request.method == "POST" else None)
+        for name in step.required:
+            form[name].flags.required = True
+        status = 200
+        if request.method == "GET":
+            if step not in complaints.allowed_steps(session, complaint, actor):
+                flash(str(_l("“%(action)s” is not open to you for this complaint now.", action=step.label)),
+                      "warning")
+                return redirect(url_for(".show", pk=pk))
+            form.version.data = complaint.version
+        elif form.validate():
+            source, number = complaint.state, complaint.number
+            try:
+                with unit_of_work(session):
+                    complaints.transition(session, complaint, action, actor, form.version.data,
+                                          step_values(step, form), comment=form.comment.data)
+                    target = complaint.state
+            except ValidationError as err:
+                status = err.status
+                for name, message in err.errors.items():
+                    if name in form and name != "csrf_token":
+                        form[name].errors = [*form[name].errors, str(message)]
+                    else:
+                        flash(str(message), "danger")
+                flash(str(err.message), "danger")
+            except DomainError as err:
+                status = err.status
+                flash(str(err), "danger")
+            else:
+                flash(str(transition_message(session, step, source, target, number, complaint)), "success")
+                return redirect(url_for(".show", pk=pk))
+            session.rollback()
+            complaint = self._visible(pk)
+        else:
+            status = 400
+            flash_form_errors(form)
+        return self.render_template(
+            "kefu/complaint_transition.html", title=f"{step.label} · {complaint.number}", form=form, step=step,
+            complaint=complaint, state_label=ComplaintState.label_of(complaint.state),
+            fields=[*step.required, *step.optional], required=set(step.required),
+            confirm_message=CONFIRM_ACTIONS.get(action), customer_name=complaint.customer.name,
+        ), status
+
+    def _visible(self, pk) -> Complaint:
+        try:
+            return complaints.get_visible(db.session, int(pk), self._actor())
+        except (NotFoundError, ValueError):
+            abort(404)
+
+
+# --- receiving ------------------------------------------------------------------------------------
+
+class NativeInput(Input):
+    """The browser's own date or date-and-time input, styled like the other fields. (FAB's date-time
+    picker formats its input as a date only on blur, dropping the time; the browser's keeps it, and
+    sends ISO values the domain parses.)"""
+
+    validation_attrs = ["required", "disabled", "readonly", "min", "max", "step"]
+
+    def __init__(self, input_type):
+        super().__init__(input_type)
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("class", "form-control")
+        return super().__call__(field, **kwargs)
+
+
+class ReceiveForm(DynamicForm):
+    channel = SelectField(_l("Channel"), choices=_choices_with_blank(Channel), validate_choice=False,
+                          widget=Select2Widget())
+    customer = StringField(_l("Customer"), widget=BS3TextFieldWidget(),
+                           description=_l("The customer's full mobile number or full ID-card number (or the "
+                                          "customer's record ID)."))
+    content = TextAreaField(_l("Content"), widget=BS3TextAreaFieldWidget())
+    received_at = StringField(_l("Received at"), widget=NativeInput("datetime-local"),
+                              description=_l("China time"))
+
+
+def flash_form_errors(form) -> None:
+    """Errors of fields the page does not show beside a field (the CSRF token: an expired page)."""
+    for message in form.errors.get("csrf_token", ()):
+        flash(str(message), "danger")
+
+
+def resolve_customer(session, text) -> tuple[dict, int | None]:
+    """A customer from a full mobile, a full ID-card number or a customer number: ({}, id) or (errors, None)."""
+    text = (text or "").strip()
+    compact = text.replace(" ", "").replace("-", "").lstrip("#")
+    if not compact:
+        return {"customer": _l("This field is required.")}, None
+    if re.fullmatch(r"\d{17}[\dXx]", compact):
+        condition = Customer.id_number == compact.upper()
+    elif re.fullmatch(r"1\d{10}", compact):
+        condition = Customer.mobile == compact
+    elif re.fullmatch(r"\d{1,10}", compact):
+        condition = Customer.id == int(compact)
+    else:
+        return {"customer": _l("Enter the full mobile number, the full ID-card number or the customer number.")}, None
+    found = session.scalars(select(Customer.id).where(condition).limit(2)).all()
+    if not found:
+        return {"customer": _l("No customer has this number.")}, None
+    if len(found) > 1:
+        return {"customer": _l("Several customers have this number; enter the ID-card number or the customer "
+                               "number.")}, None
+    return {}, found[0]
+
+
+# --- step forms -----------------------------------------------------------------------------------
+
+def step_form(step, session) -> type:
+    """A WTForms form for one step: its required and optional fields, a hidden version and a comment."""
+
+    class StepForm(DynamicForm):
+        version = HiddenField()
+        comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget())
+
+    # Fields a step also requires for a serious complaint (assess: legal opinion and plan for 重大/危机).
+    extra = set(step.extra_required(None, {"severity": Severity.MAJOR.value})) if step.extra_required else set()
+    for name in (*step.required, *step.optional):
+        description = _l("Required for major and crisis complaints.") if name in extra else ""
+        setattr(StepForm, name, _field(name, session, description))
+    return StepForm
+
+
+def _field(name, session, description):
+    label = FIELD_LABELS.get(name, name)
+    kind = FIELD_KINDS[name]
+    if kind == "text" and name in LONG_TEXT:
+        return TextAreaField(label, description=description, widget=BS3TextAreaFieldWidget())
+    if kind == "text":
+        return StringField(label, description=description, widget=BS3TextFieldWidget())
+    if kind == "choice":
+        return SelectField(label, choices=_choices_with_blank(CHOICE_ENUMS[name]), validate_choice=False,
+                           description=description, widget=Select2Widget())
+    if kind == "department":
+        departments = session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
+        return SelectField(label, choices=[("", "—"), *((str(d.id), d.name) for d in departments)],
+                           validate_choice=False, description=description, widget=Select2Widget())
+    if kind == "date":
+        return StringField(label, description=description, widget=NativeInput("date"))
+    if kind == "yes_no":
+        return SelectField(label, choices=[("", "—"), ("yes", _l("Yes")), ("no", _l("No"))],
+                           validate_choice=False, description=description, widget=Select2Widget())
+    if kind == "score":
+        return SelectField(label, choices=[("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))],
+                           validate_choice=False, description=description, widget=Select2Widget())
+    if kind == "tick":
+        return BooleanField(label, description=description)
+    raise LookupError(name)
+
+
+def step_values(step, form) -> dict:
+    """The submitted values the domain parses; a blank field is not sent (the domain says if it is required)."""
+    values = {}
+    for name in (*step.required, *step.optional):
+        data = form[name].data
+        if FIELD_KINDS[name] == "tick":
+            values[name] = bool(data)
+        elif data is not None and str(data).strip() != "":
+            values[name] = data
+    return values
+
+
+def transition_message(session, step, source, target, number, complaint):
+    waiting = approvals.pending_for(session, complaint)
+    if waiting is not None and (step.action in ("assess", "close")):
+        return _l("%(number)s: “%(action)s” recorded; it now waits for the general manager's approval.",
+                  number=number, action=step.label)
+    return _l("%(number)s: “%(action)s” recorded; the complaint is now “%(state)s”.", number=number,
+              action=step.label, state=ComplaintState.label_of(target))
+
+
+# --- detail page ----------------------------------------------------------------------------------
+
+def readable(name, value, departments) -> str:
+    if value is None or value == "":
+        return ""
+    if name in CHOICE_ENUMS:
+        return CHOICE_ENUMS[name].label_of(value)
+    if name == "department_id":
+        return departments.get(value, str(value))
+    if isinstance(value, bool):
+        return str(_l("Yes") if value else _l("No"))
+    if hasattr(value, "strftime"):
+        return _minute(value) if hasattr(value, "hour") else f"{value:%Y-%m-%d}"
+    return str(value)
+
+
+DETAIL_SECTIONS = (
+    (_l("Receipt"), ("received_at", "channel", "customer", "unit", "content", "first_responsible")),
+    (_l("Confirmation"), ("confirmed_how", "invalid_explanation")),
+    (_l("Assessment"), ("severity", "category", "legal_opinion", "handling_plan", "plan_approved")),
+    (_l("Assignment"), ("department_id", "assigned_post", "assigned_person")),
+    (_l("Investigation and handling"), ("cause_analysis", "report", "measures", "handling_person",
+                                         "handling_deadline")),
+    (_l("Reply"), ("reply_result", "customer_accepted", "satisfaction", "rehandling_count")),
+    (_l("Closing"), ("department_signed_off", "person_signed_off", "closed_at")),
+    (_l("Return visit"), ("return_visit_method", "return_visit_record", "return_visit_satisfaction",
+                          "return_visited_at")),
+    (_l("Feedback"), ("root_cause", "improvement", "case_entry_id")),
+    (_l("Deadlines"), ("assign_due_at", "investigate_due_at", "close_due_at", "return_visit_due_at")),
+)
+
+
+def detail_sections(complaint, departments, names, unit) -> list[tuple[str, list[tuple[str, str]]]]:
+    special = {
+        "customer": complaint.customer.name,
+        "unit": getattr(unit, "label", None) or (str(unit) if unit else ""),
+        "first_responsible": names.get(complaint.first_responsible_id, ""),
+        "plan_approved": str(_l("Yes")) if complaint.plan_approved else "",
+        "rehandling_count": str(complaint.rehandling_count) if complaint.rehandling_count else "",
+    }
+    sections = []
+    for title, columns in DETAIL_SECTIONS:
+        rows = []
+        for column in columns:
+            text = special[column] if column in special else readable(column, getattr(complaint, column),
+                                                                       departments)
+            if text:
+                rows.append((str(COMPLAINT.get(column, column)), text))
+        if rows:
+            sections.append((str(title), rows))
+    return sections
+
+
+def timeline_entry(step, departments) -> dict:
+    try:
+        data = json.loads(step.data) if step.data else {}
+    except ValueError:
+        data = {}
+    return {
+        "at": _minute(step.at), "actor": step.actor_name, "action": action_label(step.action),
+        "code": step.action,
+        "from": ComplaintState.label_of(step.from_state) if step.from_state else "",
+        "to": ComplaintState.label_of(step.to_state),
+        "comment": step.comment or "",
+        "data": [(str(FIELD_LABELS.get(k, k)), readable(k, data[k], departments)) for k in _in_form_order(step, data)],
+    }
+
+
+def _in_form_order(step, data) -> list[str]:
+    """A step entry's fields in the order of the step's form (the stored JSON is sorted by name)."""
+    table = complaints.STEP_BY_ACTION.get(step.action)
+    order = [*table.required, *table.optional] if table else []
+    return sorted(data, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def approval_kind_label(code: str) -> str:
+    kind = approvals.KINDS.get(code)
+    return str(kind.label) if kind else code
 
 
 def register(appbuilder) -> list[tuple]:
     """Add this module's views to AppBuilder; return (view class, menu name, menu category or None) for
     each one added to a menu, so that `roles sync` grants the menu entry with the view's permission."""
-    return []
+    appbuilder.add_view(ComplaintView, "Complaints", label=_l("Complaints"), icon="fa-bullhorn",
+                        category="Customer service", category_label=_l("Customer service"))
+    return [(ComplaintView, "Complaints", "Customer service")]

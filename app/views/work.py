@@ -1,7 +1,582 @@
-"""My work, the general manager's approval queue, monthly statistics and the calendar (Admin)."""
+"""My work, the general manager's approval queue, the case library and the monthly complaint statistics.
 
+"My work" lists, for the current user, what waits for them, overdue first. Which complaints wait for whom
+is the transition table read in SQL terms (states per role), one query per section whatever the rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, FilterNotEqual
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import and_, case, exists, or_, select
+from wtforms import SelectField, StringField, TextAreaField
+
+from app import audit
+from app.domain import approvals, calendar, complaint_stats, complaints, scope
+from app.domain.errors import DomainError, ValidationError
+from app.domain.records import unit_of_work
+from app.domain.roles import CS_MANAGER, DEPARTMENT_STAFF, GENERAL_MANAGER, role_names
+from app.extensions import db
+from app.models import Approval, CaseEntry, Complaint, Project
+from app.models.choices import (
+    ApprovalState,
+    CaseCategory,
+    CaseStage,
+    Channel,
+    ComplaintCategory,
+    ComplaintState,
+    Severity,
+)
+
+from .base import DomainModelView
+from .complaints import (
+    ComputedColumnsInterface,
+    approval_kind_label,
+    overdue_text,
+)
+from .labels import COMMON
+
+MY_WORK_LIMIT = 100  # rows per section; the rest is one click away in the filtered list
+APPROVAL_DUE_HOURS = 24  # an approval waiting longer than this is shown in red
+
+S = ComplaintState
+
+
+# --- waiting time ---------------------------------------------------------------------------------
+
+def waited(since, until=None) -> str:
+    """How long from `since` to `until` (UTC, default now), in hours under two days, else in days."""
+    if since is None:
+        return ""
+    seconds = max(((until or audit.utcnow()) - since).total_seconds(), 0)
+    hours = int(seconds // 3600)
+    if hours < 1:
+        return str(_l("less than an hour"))
+    if hours < 48:
+        return str(_l("%(n)s hours", n=hours))
+    return str(_l("%(n)s days", n=hours // 24))
+
+
+def waiting_too_long(approval) -> bool:
+    return approval.state == ApprovalState.PENDING and approval.requested_at is not None and \
+        (audit.utcnow() - approval.requested_at).total_seconds() > APPROVAL_DUE_HOURS * 3600
+
+
+def subject_url(table: str, pk: int) -> str | None:
+    """The detail page of an approval's subject: the view whose model has that table (any kind)."""
+    for view in current_app.appbuilder.baseviews:
+        model = getattr(getattr(view, "datamodel", None), "obj", None)
+        if model is not None and getattr(model, "__tablename__", None) == table and hasattr(view, "show"):
+            return url_for(f"{type(view).__name__}.show", pk=pk)
+    return None
+
+
+# --- my work ----------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    url: str
+    number: str
+    title: str
+    detail: str
+    next_step: str
+    due: str
+    overdue: str
+    waited: str = ""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    rows: list
+    more_url: str | None = None
+    more: bool = False
+
+
+def _next_steps(complaint, roles) -> str:
+    return "、".join(str(step.label) for step in complaints.STEPS
+                     if complaint.state in step.sources and step.roles & roles)
+
+
+def _due(complaint) -> str:
+    if complaint.state in complaints.BEFORE_ASSIGNED:
+        moment = complaint.assign_due_at
+    elif complaint.state == S.INVESTIGATING:
+        moment = complaint.investigate_due_at
+    elif complaint.state == S.HANDLING and complaint.handling_deadline:
+        moment = complaint.handling_deadline
+    elif complaint.state in complaints.BEFORE_CLOSED:
+        moment = complaint.close_due_at
+    elif complaint.state == S.CLOSED:
+        moment = complaint.return_visit_due_at
+    else:
+        moment = None
+    if moment is None:
+        return ""
+    return f"{moment:%Y-%m-%d %H:%M}" if hasattr(moment, "hour") else f"{moment:%Y-%m-%d}"
+
+
+def due_clause():
+    """SQL: the deadline of the step a complaint waits for (the most urgent first, after the overdue)."""
+    C = Complaint
+    return case((C.state.in_(complaints.BEFORE_ASSIGNED), C.assign_due_at),
+                (C.state == S.INVESTIGATING, C.investigate_due_at),
+                (C.state.in_((S.HANDLING, S.REPLIED)), C.close_due_at),
+                (C.state == S.CLOSED, C.return_visit_due_at), else_=None)
+
+
+def _no_pending(kind):
+    return ~exists().where(Approval.subject_table == Complaint.__table__.name, Approval.subject_id == Complaint.id,
+                           Approval.state == ApprovalState.PENDING, Approval.kind == kind)
+
+
+def complaint_conditions(session, actor) -> list[tuple[str, object, object]]:
+    """(section key, title, SQL condition) of the complaints waiting for this actor: the transition
+    table's states per role, with the guards that can be read in SQL (first-responsible, department,
+    a plan or closing waiting for the general manager)."""
+    roles = role_names(actor)
+    C = Complaint
+    found = []
+    if roles & complaints.CS:
+        plan_cleared = or_(C.severity.is_(None), C.severity.not_in(complaints.SERIOUS), C.plan_approved.is_(True))
+        found.append(("mine", _l("Complaints I am first-responsible for"), and_(
+            C.first_responsible_id == actor.id,
+            or_(C.state.in_((S.RECEIVED, S.CONFIRMED, S.HANDLING, S.CLOSED)),
+                and_(C.state == S.ASSESSED, plan_cleared)))))
+    if DEPARTMENT_STAFF in roles:
+        department_id = scope.department_id_of(session, actor)
+        if department_id is not None:
+            found.append(("department", _l("Complaints of my department"), and_(
+                C.department_id == department_id, C.state.in_((S.INVESTIGATING, S.HANDLING)))))
+    if CS_MANAGER in roles:
+        found.append(("manager", _l("Complaints to close or feed back"), or_(
+            and_(C.state == S.REPLIED, _no_pending("complaint_close")), C.state == S.RETURN_VISITED)))
+    return found
+
+
+def my_complaints(session, actor, now) -> list[Section]:
+    roles = role_names(actor)
+    overdue = complaints.overdue_clause(now)
+    sections = []
+    for key, title, condition in complaint_conditions(session, actor):
+        due = due_clause()
+        query = (select(Complaint).where(condition)
+                 .order_by(case((overdue, 0), else_=1), case((due.is_(None), 1), else_=0), due,
+                           Complaint.received_at, Complaint.id)
+                 .limit(MY_WORK_LIMIT + 1))
+        items = session.scalars(query).unique().all()
+        rows = [Row(url=url_for("ComplaintView.show", pk=c.id), number=c.number, title=c.customer.name,
+                    detail=c.content[:60] + ("…" if len(c.content) > 60 else ""),
+                    next_step=f"{ComplaintState.label_of(c.state)} → {_next_steps(c, roles)}", due=_due(c),
+                    overdue=overdue_text(complaints.overdue_reasons(c, now))) for c in items[:MY_WORK_LIMIT]]
+        sections.append(Section(key, str(title), rows, more=len(items) > MY_WORK_LIMIT,
+                                more_url=url_for("ComplaintView.list")))
+    return sections
+
+
+def my_approvals(session, actor) -> list[Section]:
+    if GENERAL_MANAGER not in role_names(actor):
+        return []
+    items = session.scalars(select(Approval).where(Approval.state == ApprovalState.PENDING)
+                            .order_by(Approval.requested_at, Approval.id).limit(MY_WORK_LIMIT + 1)).all()
+    rows = [Row(url=url_for("ApprovalView.show", pk=a.id), number=approval_kind_label(a.kind), title=a.summary,
+                detail=a.requested_by_name, next_step=str(_l("Approve or reject")),
+                due=f"{a.requested_at:%Y-%m-%d %H:%M} UTC", waited=waited(a.requested_at),
+                overdue=str(_l("waiting more than %(n)s hours", n=APPROVAL_DUE_HOURS)) if waiting_too_long(a) else "")
+            for a in items[:MY_WORK_LIMIT]]
+    return [Section("approvals", str(_l("Approvals waiting for me")), rows, more=len(items) > MY_WORK_LIMIT,
+                    more_url=url_for("ApprovalView.list"))]
+
+
+class MyWorkView(BaseView):
+    route_base = "/mywork"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        actor = current_app.appbuilder.sm.current_user
+        session = db.session
+        now = calendar.local_now()
+        sections = my_complaints(session, actor, now) + my_approvals(session, actor)
+        return self.render_template("kefu/work_mywork.html", title=_l("My work"), sections=sections,
+                                    now=f"{now:%Y-%m-%d %H:%M}")
+
+
+# --- approvals ----------------------------------------------------------------------------------
+
+APPROVAL = {
+    **COMMON,
+    "kind": _l("Kind"), "subject": _l("Subject"), "summary": _l("Summary"), "detail": _l("Detail"),
+    "state": _l("State"), "requested_by_name": _l("Requested by"), "requested_at": _l("Requested at (UTC)"),
+    "decided_by_name": _l("Decided by"), "decided_at": _l("Decided at (UTC)"), "comment": _l("Comment"),
+    "waited": _l("Waiting / waited"),
+}
+
+
+class ApprovalInterface(ComputedColumnsInterface):
+    """Pending first; the pending oldest first (longest waiting), the decided newest first."""
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        pending = Approval.state == ApprovalState.PENDING
+        query = query.order_by(case((pending, 0), else_=1))
+        if not order_column:
+            return query.order_by(case((pending, Approval.requested_at), else_=None), Approval.id.desc())
+        return super().apply_order_by(query, order_column, order_direction, aliases_mapping=aliases_mapping,
+                                      bypass_many_to_many=bypass_many_to_many, add_pk=add_pk)
+
+    def computed(self, items):
+        return {
+            "subject": [_subject_link(a) for a in items],
+            "waited": [(waited(a.requested_at, a.decided_at), waiting_too_long(a)) for a in items],
+        }
+
+
+def _subject_link(approval) -> Markup:
+    url = subject_url(approval.subject_table, approval.subject_id)
+    if url is None:
+        return Markup("{}").format(approval.summary)
+    return Markup('<a class="kefu-subject" href="{}">{}</a>').format(url, approval.summary)
+
+
+def _waited_cell(value) -> Markup:
+    text, late = value
+    if late:
+        return Markup('<span class="text-danger kefu-overdue-flag" style="color:#c9302c;font-weight:bold">{}</span>'
+                      ).format(text)
+    return Markup("{}").format(text)
+
+
+class DecideForm(DynamicForm):
+    decision = SelectField(_l("Decision"), choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
+                           validate_choice=False, widget=Select2Widget())
+    comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget(),
+                            description=_l("A rejection needs a comment saying why."))
+
+
+class ApprovalView(DomainModelView):
+    datamodel = ApprovalInterface(Approval, custom_filters={
+        "state": [FilterEqual, FilterNotEqual], "kind": [FilterEqual, FilterNotEqual]})
+    route_base = "/approval"
+    base_permissions = ["can_list", "can_show", "can_decide"]
+    list_title = _l("Approvals")
+    show_title = _l("Approval")
+    label_columns = APPROVAL
+    list_columns = ["kind", "subject", "state", "requested_by_name", "requested_at", "waited",
+                    "decided_by_name"]
+    order_columns = ["requested_at", "kind", "state"]
+    search_columns = ["state", "kind", "summary", "requested_by_name"]
+    show_columns = ["kind", "summary", "detail", "state", "requested_by_name", "requested_at", "decided_by_name",
+                    "decided_at", "comment"]
+    formatters_columns = {
+        "kind": approval_kind_label,
+        "state": ApprovalState.label_of,
+        "requested_at": lambda v: f"{v:%Y-%m-%d %H:%M}" if v else "",
+        "waited": _waited_cell,
+        "decided_by_name": lambda v: v or "",
+    }
+
+    def __init__(self, **kwargs):
+        self.search_form_extra_fields = {
+            "state": SelectField(_l("State"), choices=ApprovalState.choices()),
+            "kind": SelectField(_l("Kind"), choices=[(code, kind.label) for code, kind in approvals.KINDS.items()]),
+        }
+        super().__init__(**kwargs)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        approval = self._approval(pk)
+        sm = current_app.appbuilder.sm
+        may_decide = approval.state == ApprovalState.PENDING and sm.has_access("can_decide", "ApprovalView")
+        return self._render_show(approval, DecideForm() if may_decide else None)
+
+    def _render_show(self, approval, form, status=200):
+        rows = [(APPROVAL["kind"], approval_kind_label(approval.kind)),
+                (APPROVAL["state"], ApprovalState.label_of(approval.state)),
+                (APPROVAL["summary"], approval.summary), (APPROVAL["detail"], approval.detail or ""),
+                (APPROVAL["requested_by_name"], approval.requested_by_name),
+                (APPROVAL["requested_at"], f"{approval.requested_at:%Y-%m-%d %H:%M}"),
+                (APPROVAL["waited"], waited(approval.requested_at, approval.decided_at))]
+        if approval.decided_at:
+            rows += [(APPROVAL["decided_by_name"], approval.decided_by_name or ""),
+                     (APPROVAL["decided_at"], f"{approval.decided_at:%Y-%m-%d %H:%M}"),
+                     (APPROVAL["comment"], approval.comment or "")]
+        return self.render_template(
+            "kefu/work_approval_show.html", title=self.show_title, approval=approval, rows=rows, form=form,
+            subject_url=subject_url(approval.subject_table, approval.subject_id),
+            late=waiting_too_long(approval)), status
+
+    @expose("/decide/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("decide")
+    def decide(self, pk):
+        approval = self._approval(pk)
+        form = DecideForm()
+        if not form.validate():
+            return self._render_show(approval, form, 400)
+        try:
+            with unit_of_work(db.session):
+                approvals.decide(db.session, approval, form.decision.data, form.comment.data, self._actor())
+                state = approval.state
+        except ValidationError as err:
+            db.session.rollback()
+            for name, message in err.errors.items():
+                if name in form:
+                    form[name].errors = [*form[name].errors, str(message)]
+                else:
+                    flash(str(message), "danger")
+            flash(str(err.message), "danger")
+            return self._render_show(self._approval(pk), form, err.status)
+        except DomainError as err:
+            db.session.rollback()
+            flash(str(err), "danger")
+            return redirect(url_for(".show", pk=pk))
+        flash(str(_l("The request is %(state)s.", state=ApprovalState.label_of(state))), "success")
+        return redirect(url_for(".show", pk=pk))
+
+    def _approval(self, pk) -> Approval:
+        try:
+            approval = self.datamodel.get(int(pk), self._base_filters)
+        except ValueError:
+            approval = None
+        if approval is None:
+            abort(404)
+        return approval
+
+
+# --- case library ---------------------------------------------------------------------------------
+
+CASE = {
+    **COMMON,
+    "title": _l("Title"), "project": _l("Project"), "stage": _l("Stage"), "category": _l("Category"),
+    "description": _l("Description"), "photos": _l("Photos"), "cause": _l("Cause"), "lesson": _l("Lesson"),
+    "department": _l("Responsible department"), "source_table": _l("Source"), "source_id": _l("Source record"),
+    "text": _l("Text"),
+}
+
+
+class FilterCaseProject(BaseFilter):
+    name = _l("Project contains")
+    arg_name = "kefu_case_project"
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        return query.filter(CaseEntry.project.has(Project.name.contains(value, autoescape=True)))
+
+
+class FilterCaseText(BaseFilter):
+    """Any of title, description, cause and lesson contains the words (each word somewhere)."""
+
+    name = _l("Contains")
+    arg_name = "kefu_case_text"
+
+    def apply(self, query, value):
+        for word in re.split(r"\s+", (value or "").strip()):
+            if word:
+                query = query.filter(or_(*(column.contains(word, autoescape=True) for column in (
+                    CaseEntry.title, CaseEntry.description, CaseEntry.cause, CaseEntry.lesson))))
+        return query
+
+
+class CaseEntryView(DomainModelView):
+    datamodel = ComputedColumnsInterface(CaseEntry, custom_filters={
+        "project": [FilterCaseProject], "text": [FilterCaseText],
+        "stage": [FilterEqual, FilterNotEqual], "category": [FilterEqual, FilterNotEqual]},
+        virtual_columns=["text"])
+    route_base = "/caseentry"
+    list_title = _l("Case library")
+    show_title = _l("Case")
+    add_title = _l("New case")
+    edit_title = _l("Edit case")
+    label_columns = CASE
+    list_columns = ["title", "project", "stage", "category", "department", "updated_at"]
+    order_columns = ["title", "stage", "category", "updated_at"]
+    base_order = ("id", "desc")
+    search_columns = ["text", "stage", "category", "project", "title", "lesson"]
+    search_form_extra_fields = {
+        "text": StringField(_l("Text")),
+        "project": StringField(_l("Project")),
+        "stage": SelectField(_l("Stage"), choices=CaseStage.choices()),
+        "category": SelectField(_l("Category"), choices=CaseCategory.choices()),
+    }
+    form_fields = ["title", "project", "stage", "category", "description", "photos", "cause", "lesson",
+                   "department"]
+    add_columns = form_fields
+    edit_columns = form_fields
+    show_columns = [*form_fields, "source_table", "source_id", "created_at", "updated_at", "version"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "stage": SelectField(_l("Stage"), choices=CaseStage.choices(), widget=Select2Widget()),
+        "category": SelectField(_l("Category"), choices=CaseCategory.choices(), widget=Select2Widget()),
+    }
+    formatters_columns = {"stage": CaseStage.label_of, "category": CaseCategory.label_of}
+
+    def __init__(self, **kwargs):
+        self.edit_form_extra_fields = {**self.edit_form_extra_fields, **DomainModelView.edit_form_extra_fields}
+        super().__init__(**kwargs)
+
+
+# --- monthly statistics -----------------------------------------------------------------------------
+
+LEDGER_PAGE = 100
+LEDGER_SORT_CAP = 5_000  # above this many complaints in the month the ledger is shown in order of receipt
+LEDGER_COLUMNS = ("number", "received_at", "channel", "customer", "unit", "category", "severity", "summary",
+                  "department", "state", "closed_at", "working_days", "satisfaction", "overdue",
+                  "first_responsible")
+LEDGER_LABELS = {
+    "number": _l("Complaint number"), "received_at": _l("Received at"), "channel": _l("Channel"),
+    "customer": _l("Customer"), "unit": _l("Unit"), "category": _l("Category"), "severity": _l("Severity"),
+    "summary": _l("Content"), "department": _l("Department"), "state": _l("State"), "closed_at": _l("Closed at"),
+    "working_days": _l("Working days to close"), "satisfaction": _l("Satisfaction"), "overdue": _l("Overdue"),
+    "first_responsible": _l("First-responsible person"),
+}
+NOT_SET = _l("Not set")
+
+
+def _coded(enum_class):
+    def label(code):
+        return str(NOT_SET) if code in (None, complaint_stats.UNSET) else enum_class.label_of(code)
+    return label
+
+
+def _named(name):
+    return str(NOT_SET) if name in (None, complaint_stats.UNSET) else name
+
+
+LEDGER_TEXT = {
+    "channel": _coded(Channel), "category": _coded(ComplaintCategory), "severity": _coded(Severity),
+    "state": _coded(ComplaintState),
+    "received_at": lambda v: f"{v:%Y-%m-%d %H:%M}" if v else "",
+    "closed_at": lambda v: f"{v:%Y-%m-%d %H:%M}" if v else "",
+}
+
+
+def _sort_key(column):
+    def key(row):
+        value = row.get(column)
+        if column in ("channel", "category", "severity", "state"):
+            value = LEDGER_TEXT[column](value)
+        return (value is None, value if value is not None else 0)
+    return key
+
+
+def _month_arg(value) -> str:
+    now = calendar.local_now()
+    return (value or "").strip() or f"{now:%Y-%m}"
+
+
+def _shift(month: str, months: int) -> str:
+    year, number = int(month[:4]), int(month[5:7]) - 1 + months
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+class ComplaintStatsView(BaseView):
+    route_base = "/complaintstats"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        month = _month_arg(request.args.get("month"))
+        sort = request.args.get("sort", "received_at")
+        sort = sort if sort in LEDGER_COLUMNS else "received_at"
+        descending = request.args.get("dir") == "desc"
+        try:
+            page = max(0, int(request.args.get("page", 0)))
+        except ValueError:
+            page = 0
+        try:
+            stats = self._stats(month, sort, descending, page)
+        except ValidationError as err:
+            flash(" ".join(str(m) for m in err.errors.values()) or str(err), "danger")
+            month = _month_arg(None)
+            sort, descending, page = "received_at", False, 0
+            stats = self._stats(month, sort, descending, page)
+        total = stats["ledger_total"]
+        return self.render_template(
+            "kefu/work_stats.html", title=_l("Complaint statistics"), stats=stats, month=month,
+            previous=_shift(month, -1), following=_shift(month, 1), counts=self._counts(stats),
+            ledger=[self._ledger_row(row) for row in stats["ledger"]], columns=LEDGER_COLUMNS,
+            labels=LEDGER_LABELS, sort=sort, descending=descending, page=page, pages=max(1, -(-total // LEDGER_PAGE)),
+            sortable=total <= LEDGER_SORT_CAP, sort_cap=LEDGER_SORT_CAP,
+            page_window=range(max(0, page - 5), min(max(1, -(-total // LEDGER_PAGE)), page + 6)),
+            rate=None if stats["rehandling"]["rate"] is None else f"{stats['rehandling']['rate'] * 100:.1f}%")
+
+    @staticmethod
+    def _stats(month, sort, descending, page):
+        """The month's figures (one call to the domain) and one page of its ledger, sorted as asked when
+        the month has at most LEDGER_SORT_CAP complaints (else in order of receipt)."""
+        session = db.session
+        stats = complaint_stats.monthly(session, month, ledger=False)
+        bounds = (session, stats["from"], stats["to"], stats["as_of"])
+        if (sort, descending) != ("received_at", False) and stats["total"] <= LEDGER_SORT_CAP:
+            rows = sorted(complaint_stats.ledger_rows(*bounds), key=_sort_key(sort), reverse=descending)
+            stats["ledger"] = rows[page * LEDGER_PAGE:(page + 1) * LEDGER_PAGE]
+        else:
+            stats["ledger"] = complaint_stats.ledger_rows(*bounds, offset=page * LEDGER_PAGE, limit=LEDGER_PAGE)
+        return stats
+
+    @staticmethod
+    def _counts(stats) -> list[tuple[str, str, list[tuple[str, int, int | None]]]]:
+        """(key, title, [(label, count, overdue or None)]) for each breakdown, largest first."""
+        overdue = stats["overdue"]
+        breakdowns = [
+            ("channel", _l("By channel"), stats["by_channel"], _coded(Channel), None),
+            ("category", _l("By category"), stats["by_category"], _coded(ComplaintCategory), None),
+            ("severity", _l("By severity"), stats["by_severity"], _coded(Severity), None),
+            ("department", _l("By department"), stats["by_department"], _named, overdue["by_department"]),
+            ("state", _l("By state"), stats["by_state"], _coded(ComplaintState), overdue["by_state"]),
+        ]
+        found = []
+        for key, title, counts, label, late in breakdowns:
+            rows = [(label(code), n, None if late is None else late.get(code, 0))
+                    for code, n in sorted(counts.items(), key=lambda item: -item[1]) if n or late is None]
+            found.append((key, str(title), rows))
+        return found
+
+    @staticmethod
+    def _ledger_row(row) -> dict:
+        shown = {}
+        for column in LEDGER_COLUMNS:
+            value = row.get(column)
+            if column in LEDGER_TEXT:
+                shown[column] = LEDGER_TEXT[column](value)
+            elif column == "department":
+                shown[column] = value or ""
+            elif column == "overdue":
+                shown[column] = bool(value)
+            else:
+                shown[column] = "" if value is None else value
+        shown["url"] = url_for("ComplaintView.show", pk=row["id"])
+        return shown
+
+
+# --- registration ---------------------------------------------------------------------------------
 
 def register(appbuilder) -> list[tuple]:
     """Add this module's views to AppBuilder; return (view class, menu name, menu category or None) for
     each one added to a menu, so that `roles sync` grants the menu entry with the view's permission."""
-    return []
+    category, category_label = "Customer service", _l("Customer service")
+    appbuilder.add_view(MyWorkView, "My work", label=_l("My work"), icon="fa-inbox", category=category,
+                        category_label=category_label)
+    appbuilder.add_view(ApprovalView, "Approvals", label=_l("Approvals"), icon="fa-check-square-o",
+                        category=category, category_label=category_label)
+    appbuilder.add_view(CaseEntryView, "Case library", label=_l("Case library"), icon="fa-book",
+                        category=category, category_label=category_label)
+    appbuilder.add_view(ComplaintStatsView, "Complaint statistics", label=_l("Complaint statistics"),
+                        icon="fa-bar-chart", category=category, category_label=category_label)
+    return [(MyWorkView, "My work", category), (ApprovalView, "Approvals", category),
+            (CaseEntryView, "Case library", category), (ComplaintStatsView, "Complaint statistics", category)]
