@@ -1,8 +1,11 @@
-"""Command line (SPEC §10): `flask --app run roles sync | demo load | audit verify`."""
+"""Command line (SPEC §10): `flask --app run roles sync | demo load | audit verify | reminders |
+calendar seed | calendar status`; `db upgrade` (Flask-Migrate's) ends with the seed step."""
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -15,6 +18,7 @@ def register_cli(app) -> None:
     roles = AppGroup("roles", help="Roles and permissions.")
     demo = AppGroup("demo", help="Demo data.")
     audit_group = AppGroup("audit", help="The audit trail.")
+    calendar_group = AppGroup("calendar", help="The working-day calendar: public holidays and make-up workdays.")
 
     @roles.command("sync")
     def roles_sync():
@@ -48,14 +52,98 @@ def register_cli(app) -> None:
         click.echo(f"audit verify: FAILED after {result.count} good rows: {result.problem}", err=True)
         sys.exit(1)
 
-    for group in (roles, demo, audit_group):
+    @calendar_group.command("seed")
+    def calendar_seed():
+        """Add the holidays and make-up workdays of every year the `chinesecalendar` package covers and
+        the table lacks (idempotent: a year already in the table, maybe edited by the Admin, is kept)."""
+        added = _seed_calendar()
+        if added:
+            click.echo(f"calendar seed: added {', '.join(map(str, added))}")
+        else:
+            click.echo("calendar seed: nothing to add, every year the package covers is present")
+
+    @calendar_group.command("status")
+    def calendar_status():
+        """The years in the table; a warning for this year or next year if missing (they would be
+        counted as plain Monday to Friday)."""
+        from app.domain.calendar import local_now
+        from app.domain.reminders import missing_calendar_years
+
+        years = _calendar_years()
+        if years:
+            click.echo("calendar years:")
+            for year, source, holidays, workdays in years:
+                click.echo(f"  {year}  {source:<16} {holidays:>3} holidays, {workdays:>2} make-up workdays")
+        else:
+            click.echo("calendar years: none")
+        for year in missing_calendar_years(db.session, local_now()):
+            click.echo(f"WARNING: {year} is not in the calendar: it is counted as plain Monday to Friday. "
+                       f"Run `flask --app run calendar seed` or enter its holidays as Admin.", err=True)
+        db.session.rollback()
+
+    @app.cli.command("reminders")
+    @click.option("--at", "at", default=None, metavar="'YYYY-MM-DD HH:MM'",
+                  help="Evaluate at this China local time instead of now.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def reminders_command(at, as_json):
+        """What is due and overdue, per person, overdue first (for a scheduler)."""
+        from app.domain import calendar, reminders
+
+        moment = _parse_moment(at) if at else calendar.local_now()
+        people = reminders.due_and_overdue(db.session, moment)
+        db.session.rollback()
+        if as_json:
+            click.echo(json.dumps(reminders.as_json(people, moment), ensure_ascii=False, indent=2))
+        else:
+            for line in reminders.as_text(people, moment):
+                click.echo(line)
+
+    for group in (roles, demo, audit_group, calendar_group):
         app.cli.add_command(group)
     _sync_roles_after_upgrade()
 
 
+def _parse_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter("use 'YYYY-MM-DD HH:MM' (China local time)", param_hint="--at") from None
+    if moment.tzinfo is not None:
+        from app.domain.calendar import LOCAL_ZONE
+
+        moment = moment.astimezone(LOCAL_ZONE).replace(tzinfo=None)
+    return moment
+
+
+def _calendar_years() -> list[tuple[int, str, int, int]]:
+    """(year, source, weekday holidays, weekend workdays) of every year in the table."""
+    from sqlalchemy import case, extract, func, select
+
+    from app.models import CalendarDay, CalendarYear
+
+    year_of_day = extract("year", CalendarDay.day)
+    counts = {int(row.year): (row.holidays, row.workdays) for row in db.session.execute(
+        select(year_of_day.label("year"),
+               func.sum(case((CalendarDay.is_workday.is_(False), 1), else_=0)).label("holidays"),
+               func.sum(case((CalendarDay.is_workday.is_(True), 1), else_=0)).label("workdays"))
+        .group_by(year_of_day))}
+    return [(row.year, row.source, *counts.get(row.year, (0, 0)))
+            for row in db.session.execute(select(CalendarYear.year, CalendarYear.source).order_by(CalendarYear.year))]
+
+
+def _seed_calendar() -> list[int]:
+    from app import audit
+    from app.domain import records
+    from app.domain.calendar import seed_from_chinesecalendar
+
+    with records.unit_of_work(db.session):
+        return seed_from_chinesecalendar(db.session, audit.SYSTEM)
+
+
 def _sync_roles_after_upgrade() -> None:
-    """`flask --app run db upgrade` ends with `roles sync`: the migrations' seed step. Permissions are
-    code, so a database brought up to date also has its roles up to date."""
+    """`flask --app run db upgrade` ends with `roles sync` and `calendar seed`: the migrations' seed
+    step. Permissions are code, so a database brought up to date also has its roles up to date; the
+    holidays the `chinesecalendar` package knows are added for the years the table lacks."""
     from flask_migrate.cli import db as db_group
 
     upgrade = db_group.commands["upgrade"]
@@ -71,6 +159,11 @@ def _sync_roles_after_upgrade() -> None:
 
             sync_roles(current_app.appbuilder)
             click.echo("roles synced")
+            from sqlalchemy import inspect
+
+            if inspect(db.engine).has_table("calendar_year"):  # not when upgrading to an older revision
+                added = _seed_calendar()
+                click.echo(f"calendar seeded: {', '.join(map(str, added)) if added else 'no year to add'}")
 
     upgrade.callback = upgrade_then_sync
     upgrade.kefu_syncs_roles = True

@@ -1,16 +1,19 @@
-"""Demo data: departments, two projects, ~200 customers, one user per role (idempotent)."""
+"""Demo data: departments, two projects, ~200 customers, one user per role, the working-day calendar and
+about 300 complaints of the last six months in every state (idempotent)."""
 
 from __future__ import annotations
 
 import random
 import secrets
-from datetime import date, timedelta
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from app import audit
-from app.domain import records
+from app.domain import approvals, calendar, complaints, records
 from app.domain.roles import (
     ADMIN,
     ARCHIVIST,
@@ -21,7 +24,17 @@ from app.domain.roles import (
     GENERAL_MANAGER,
 )
 from app.domain.validation import id_number_check_digit
-from app.models import Building, Customer, CustomerUnit, Department, Project, Unit, UserDepartment
+from app.models import (
+    Building,
+    CalendarYear,
+    Complaint,
+    Customer,
+    CustomerUnit,
+    Department,
+    Project,
+    Unit,
+    UserDepartment,
+)
 
 DEPARTMENTS = [
     ("CS", "客户服务部", True), ("ENG", "工程部", False), ("PM", "物业公司", False),
@@ -59,7 +72,9 @@ def demo_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def load_demo(session, appbuilder, password: str | None) -> list[str]:
+def load_demo(session, appbuilder, password: str | None, complaint_count: int | None = None) -> list[str]:
+    """Load (or complete) the demo data; `complaint_count` caps the demo complaints (default DEMO_COMPLAINTS:
+    a test that needs only users and customers passes 0 and saves the seconds of walking them)."""
     report = []
     generated = password is None
     password = password or secrets.token_urlsafe(9)
@@ -70,7 +85,21 @@ def load_demo(session, appbuilder, password: str | None) -> list[str]:
     with audit.acting_as(session, system_actor), records.unit_of_work(session):
         units = _properties(session)
         report.append(_customers(session, units))
+    with records.unit_of_work(session):
+        report.append(_calendar(session, system_actor))
+    wanted = DEMO_COMPLAINTS if complaint_count is None else complaint_count
+    report.append(_complaints(session, appbuilder, calendar.local_now(), wanted))
     return report
+
+
+def _calendar(session, actor) -> str:
+    """Seed the working-day calendar from `chinesecalendar` when the table is empty (demo deadlines
+    should skip the public holidays); a calendar the Admin already keeps is left alone."""
+    present = session.scalar(select(func.count(CalendarYear.id)))
+    if present:
+        return f"Calendar: {present} years present, none added"
+    added = calendar.seed_from_chinesecalendar(session, actor)
+    return f"Calendar: {len(added)} years added ({added[0]}–{added[-1]})" if added else "Calendar: none added"
 
 
 def _departments(session) -> dict[str, Department]:
@@ -162,3 +191,363 @@ def _customers(session, units: list[Unit]) -> str:
                                      area=unit.area, amount=Decimal(rng.randint(150, 600)) * 10000))
     session.flush()
     return f"Customers: {DEMO_CUSTOMERS - existing} added ({DEMO_CUSTOMERS} in all)"
+
+
+# --- complaints ---------------------------------------------------------------------------------
+# About 300 complaints received over the last six months, each walked through the workflow by the demo
+# user whose role takes that step (complaints.open_complaint / transition, approvals.decide), so their
+# step entries, approvals and audit rows are the real ones.
+
+DEMO_COMPLAINTS = 300
+DEMO_COMPLAINT_DAYS = 180
+COMMIT_EVERY = 25  # complaints per transaction (a commit expires the loaded users and their roles)
+
+
+@dataclass(frozen=True)
+class Topic:
+    category: str
+    department: str  # code of the responsible department
+    content: str  # "{unit}" is replaced by the customer's unit, when there is one
+    cause: str
+    measures: str
+    reply: str
+    root_cause: str
+    improvement: str
+    case: tuple[str, str, str] | None = None  # case-library title, stage, category
+    serious: float = 0.05  # chance of a major or crisis assessment
+
+
+TOPICS = [
+    Topic("engineering_quality", "ENG", "{unit}卫生间天花板渗水，楼下邻居反映已滴水三天，要求尽快维修并赔偿损失。",
+          "楼上卫生间防水层破损，管根部位封堵不严。", "重做卫生间防水，闭水试验48小时；修复楼下吊顶。",
+          "已重做防水并修复吊顶，闭水试验合格。", "防水施工工艺不规范，管根未做附加层。",
+          "防水工程增加管根附加层验收点，闭水试验全程拍照留档。",
+          ("卫生间管根渗水", "construction", "building"), 0.08),
+    Topic("engineering_quality", "ENG", "{unit}客厅墙面开裂，裂缝长约一米，担心结构安全，要求工程部上门检测。",
+          "填充墙与梁交接处未挂钢丝网，属抹灰层收缩裂缝，非结构裂缝。", "开槽挂网重新抹灰，重新刷漆。",
+          "经检测为抹灰层裂缝，不影响结构安全，已修复。", "不同材料交接处未按规范挂网。",
+          "抹灰前检查挂网，交付前增加墙面空鼓开裂专项检查。",
+          ("墙面抹灰层开裂", "construction", "building"), 0.1),
+    Topic("engineering_quality", "ENG", "{unit}主卧窗户密封不严，下雨时窗台渗水，木地板已泡坏。",
+          "窗框与墙体间发泡胶填充不实，外侧打胶开裂。", "重新打发泡胶和外侧密封胶，更换受损地板。",
+          "窗户已重新密封，淋水试验无渗漏，地板已更换。", "外窗安装打胶质量控制不足。",
+          "外窗安装后逐樘淋水试验，验收合格后方可进入下道工序。",
+          ("外窗渗水", "construction", "quality")),
+    Topic("engineering_quality", "ENG", "{unit}厨房下水管道反复堵塞，怀疑管道坡度施工有问题。",
+          "横管坡度不足且存在建筑垃圾。", "疏通并调整横管坡度。", "管道已疏通并调整坡度，排水正常。",
+          "管道安装坡度未逐段复核。", "排水管安装增加坡度复核与通球试验记录。"),
+    Topic("engineering_quality", "ENG", "{unit}外墙瓷砖脱落，砸坏楼下停放车辆，要求赔偿并排查整栋楼外墙。",
+          "外墙砖粘结层空鼓，受热胀冷缩影响脱落。", "搭设吊篮全面排查外墙空鼓，拆除重贴；协商赔偿车辆维修费。",
+          "已完成整栋外墙排查和修复，车辆维修费已赔付。", "外墙饰面砖粘结强度检测抽样不足。",
+          "外墙饰面砖增加拉拔试验比例，设计阶段评估改用涂料。",
+          ("外墙饰面砖脱落", "design", "quality"), 0.6),
+    Topic("engineering_quality", "ENG", "{unit}阳台地漏返水，下雨天积水倒灌进客厅。",
+          "阳台地面找坡方向错误，地漏高于周边地面。", "重新找坡并更换防返水地漏。",
+          "阳台已重新找坡，排水顺畅。", "地面找坡未做标高复核。", "找坡施工前弹线复核标高，验收时做泼水试验。",
+          ("阳台找坡错误导致倒灌", "construction", "living")),
+    Topic("engineering_quality", "ENG", "{unit}地下储藏室墙面渗水发霉，存放物品受潮。",
+          "地下室外墙防水卷材搭接不良。", "内侧注浆堵漏并做防霉处理。", "已注浆堵漏，持续观察两周无渗水。",
+          "地下室外防水施工搭接宽度不足。", "地下室防水增加旁站监督和隐蔽验收影像资料。", None, 0.1),
+    Topic("engineering_quality", "ENG", "{unit}空调孔预留位置不合理，外机无法安装。",
+          "设计时空调板与孔位对应关系未核对。", "重新开孔并修补原孔。", "已按客户要求重新开孔并封堵原孔。",
+          "设计阶段设备点位未与户型装修需求结合。", "设计评审增加空调、插座点位专项核查。",
+          ("空调孔位与空调板不对应", "design", "living")),
+    Topic("engineering_quality", "ENG", "{unit}卫生间和厨房地砖多处空鼓，敲击有空响。",
+          "铺贴时砂浆不饱满。", "空鼓地砖拆除重铺。", "空鼓地砖已全部重铺，验收合格。",
+          "铺贴工艺控制不足。", "分户验收时逐块敲击检查空鼓。"),
+    Topic("property_management", "PM", "电梯故障频繁，{unit}所在单元本周已困人两次，要求彻底检修并公示维保记录。",
+          "电梯门机系统老化，维保单位保养不到位。", "更换门机板，约谈维保单位，每月公示维保记录。",
+          "电梯门机系统已更换，维保记录已在单元门口公示。", "电梯维保单位履约监督不到位。",
+          "物业每月抽查电梯维保质量，困人事件纳入维保考核扣分。",
+          ("电梯频繁困人", "move_in", "living"), 0.35),
+    Topic("property_management", "PM", "地下车库{unit}业主的停车位被他人长期占用，物业不处理。",
+          "外来车辆随访客进入后长期停放。", "张贴通知并联系车主挪车，车位加装地锁。",
+          "占用车辆已挪走，车位已加装地锁。", "车库出入管理不严。", "访客车辆登记限时停放，超时通知车主。"),
+    Topic("property_management", "PM", "对物业费上涨有异议，要求物业公司公示物业费收支明细。",
+          "调价前未充分向业主说明成本构成。", "公示上一年度物业费收支明细，召开业主沟通会。",
+          "收支明细已公示，沟通会上已解释调价依据。", "调价沟通不充分。",
+          "物业费调整前提前一个月公示并召开业主沟通会。", None, 0.15),
+    Topic("property_management", "PM", "楼上装修晚上十点后仍在施工，噪音严重影响{unit}业主休息。",
+          "装修施工队违反装修管理规定超时施工。", "约谈装修户和施工队，巡查夜间施工。",
+          "已约谈装修户，夜间施工已停止。", "装修巡查频次不足。", "晚间增加一次装修巡查，违规两次暂停装修许可。"),
+    Topic("property_management", "PM", "小区绿化带长期无人修剪，杂草丛生，蚊虫很多。",
+          "绿化外包单位养护频次不足。", "全面修剪绿化并消杀，督促外包单位按合同养护。",
+          "绿化已修剪，蚊虫消杀已完成。", "外包养护监督不到位。", "绿化养护按周检查并拍照记录。",
+          ("绿化养护不到位", "move_in", "planning")),
+    Topic("property_management", "PM", "门禁系统失灵，外来人员随意进出{unit}所在单元，存在安全隐患。",
+          "门禁控制器损坏，备件未及时采购。", "更换门禁控制器，加强保安巡逻。",
+          "门禁已修复，单元门恢复刷卡进出。", "门禁设备备件库存不足。", "常用安防备件保持最低库存。"),
+    Topic("property_management", "PM", "垃圾清运不及时，单元门口异味严重。",
+          "清运车辆排班调整后遗漏该区域。", "恢复每日两次清运，清洗垃圾桶。", "已恢复每日两次清运，异味消除。",
+          "清运排班调整未通知到位。", "排班调整后逐个点位核对清运频次。"),
+    Topic("property_management", "PM", "夜间广场舞音响声音过大扰民，多次反映均无改善。",
+          "广场活动时间和音量无管理规定。", "与活动组织者协商限定时间和音量，设置提示牌。",
+          "已与活动组织者约定九点前结束并控制音量。", "公共区域活动缺少管理规则。",
+          "制定公共区域活动公约并经业主大会表决。"),
+    Topic("sales_service", "SALES", "购房时销售承诺赠送的储藏室至今未兑现，要求给出说法。",
+          "销售人员口头承诺，未写入合同。", "核实销售录音，与客户协商补偿方案。",
+          "经核实，按协商方案给予物业费减免补偿。", "销售人员违规口头承诺。",
+          "销售承诺一律写入补充协议，定期抽查销售录音。",
+          ("销售口头承诺未兑现", "marketing", "planning"), 0.15),
+    Topic("sales_service", "SALES", "{unit}交房实测面积与合同面积差异超过3%，要求按合同退还差价。",
+          "测绘面积与预售面积存在差异。", "复核测绘报告，按合同约定处理面积差价。",
+          "已按合同约定退还面积差价。", "预售面积测算误差。", "预售测绘与实测测绘差异提前评估。", None, 0.2),
+    Topic("sales_service", "SALES", "产权证办理进度缓慢，已超过合同约定期限，要求说明原因。",
+          "综合验收备案延迟。", "向客户说明办理进度，按合同支付逾期违约金。",
+          "已说明办理进度并支付逾期违约金，预计下月办结。", "办证节点计划不足。", "办证节点纳入项目计划并按月通报。"),
+    Topic("sales_service", "SALES", "样板间展示的装修标准与{unit}实际交付不符。",
+          "部分材料品牌因供货原因替换。", "向客户出示替换材料的同档次证明，协商补偿。",
+          "已出示证明并达成补偿协议。", "材料替换未提前告知客户。", "交付标准变更须书面告知并取得客户确认。",
+          ("样板间与交付标准不符", "marketing", "building")),
+    Topic("customer_service", "CS", "多次拨打客服热线无人接听，对服务态度不满。",
+          "高峰时段坐席不足。", "增加高峰时段值班人员，设置回拨。", "已增加值班人员并向客户致歉。",
+          "热线排班未考虑高峰时段。", "按来电量统计调整排班，未接来电两小时内回拨。"),
+    Topic("customer_service", "CS", "前台工作人员办理装修手续时态度冷淡，要求道歉。",
+          "新员工服务规范培训不到位。", "当事员工当面致歉，组织服务礼仪培训。", "当事员工已致歉，客户表示接受。",
+          "新员工上岗培训不足。", "新员工上岗前须通过服务规范考核。"),
+    Topic("customer_service", "CS", "报修后一周无人回访，要求说明处理进度。",
+          "报修单流转遗漏。", "跟进报修单并每日告知进度。", "报修项目已完成，已向客户说明原因。",
+          "报修单缺少超时提醒。", "报修单增加超时自动提醒。"),
+]
+CONSULTATIONS = [
+    ("咨询车位租赁价格和办理流程。", "属咨询，已告知车位租赁标准和办理流程。"),
+    ("询问物业费缴纳方式和发票开具。", "属咨询，已告知缴费方式和开票流程。"),
+    ("咨询装修审批需要准备哪些材料。", "属咨询，已告知装修审批材料清单。"),
+    ("反映小区外市政道路积水。", "不属于公司管理范畴，已告知客户向市政部门反映并提供联系电话。"),
+    ("要求物业代为处理邻里家庭纠纷。", "不属于投诉受理范围，已向客户解释并建议通过社区调解。"),
+    ("咨询业主客户会入会条件。", "属咨询，已介绍客户会入会条件和权益。"),
+]
+CONFIRMED_HOW = ["电话回访客户，确认为有效投诉", "客户到服务中心前台当面确认", "邮件回复客户并获确认",
+                 "上门与客户沟通后确认", "短信告知受理并经客户电话确认"]
+POSTS = {"ENG": ("维修主管", "赵工"), "PM": ("物业主管", "孙丽"), "SALES": ("销售经理", "钱经理"),
+         "CS": ("客服主管", "王建国"), "DESIGN": ("设计主管", "郑工")}
+TOLD_HOW = ["电话告知客户", "短信通知客户", "上门当面告知", "微信告知客户"]
+PROGRESS = ["已安排人员上门查看", "材料已到场，约定施工时间", "施工已完成一半", "已完成处理，等待验收"]
+RETURN_RECORDS = ["客户对处理结果表示满意", "客户认可处理结果，建议加快响应速度", "客户表示问题已解决",
+                  "客户基本满意，希望后续加强巡查"]
+CHANNEL_WEIGHTS = [("hotline", 40), ("front_desk", 25), ("online", 15), ("forum", 10), ("mail", 10)]
+# How many demo complaints end in each state.
+STATE_COUNTS = [
+    ("fed_back", 128), ("return_visited", 30), ("closed", 25), ("replied", 15), ("handling", 25),
+    ("investigating", 18), ("assessed", 12), ("confirmed", 10), ("received", 12), ("closed_invalid", 25),
+]
+# Age in days (received how long before now) per final state: open ones are mostly recent.
+AGE_DAYS = {"fed_back": (20, DEMO_COMPLAINT_DAYS), "return_visited": (12, 120), "closed": (2, 16), "replied": (2, 14),
+            "handling": (1, 16), "investigating": (0.5, 6), "assessed": (0.2, 3), "confirmed": (0.1, 2),
+            "received": (0.0, 1.5), "closed_invalid": (0.5, DEMO_COMPLAINT_DAYS)}
+PATH = ("confirm", "assess", "assign", "start_handling", "reply", "close", "return_visit", "feed_back")
+STOP_AFTER = {"received": 0, "confirmed": 1, "assessed": 2, "investigating": 3, "handling": 4, "replied": 5,
+              "closed": 6, "return_visited": 7, "fed_back": 8}
+# Hours between one step and the next (low, high), before fitting the walk between receipt and now.
+GAP_HOURS = {"confirm": (0.3, 3), "close_invalid": (0.3, 3), "assess": (1, 8), "decide": (4, 30),
+             "assign": (0.5, 4), "start_handling": (8, 72), "add_progress": (24, 96), "reply": (24, 120),
+             "close": (8, 48), "return_visit": (24, 150), "feed_back": (24, 120)}
+
+
+@dataclass
+class DemoComplaint:
+    received_at: datetime
+    final: str
+    channel: str
+    customer_id: int
+    unit_id: int | None
+    topic: Topic | None
+    content: str
+    receiver: str
+    severity: str = "general"
+    rehandlings: int = 0
+    plan_rejected: bool = False
+    with_case: bool = False
+    invalid_explanation: str = ""
+    steps: list = field(default_factory=list)  # (hours after the previous step, action, username, fields)
+
+
+@contextmanager
+def _demo_clock(start: datetime):
+    """The complaint domain stamps each step with calendar.local_now(). Demo complaints are walked through
+    their steps at the moments those would have happened, so, for the demo load only (a command, never a
+    web request), that clock reads a time the loader sets. Bookkeeping and audit times stay real."""
+    real = calendar.local_now
+    clock = {"now": start}
+    calendar.local_now = lambda: clock["now"]
+    try:
+        yield clock
+    finally:
+        calendar.local_now = real
+
+
+def _complaints(session, appbuilder, now: datetime, wanted: int) -> str:
+    existing = session.scalar(select(func.count(Complaint.id)))
+    if existing >= wanted:
+        return f"Complaints: {existing} present, none added"
+    sm = appbuilder.sm
+    users = {name: sm.find_user(username=name) for name in ("cs_staff", "cs_manager", "eng_staff", "pm_staff", "gm")}
+    departments = {d.code: d.id for d in session.scalars(select(Department))}
+    plans = _plan_complaints(session, now)[existing:wanted]
+    with _demo_clock(now) as clock:
+        for start in range(0, len(plans), COMMIT_EVERY):
+            with records.unit_of_work(session):
+                for plan in plans[start:start + COMMIT_EVERY]:
+                    _walk(session, plan, users, departments, clock, now)
+    return f"Complaints: {len(plans)} added ({existing + len(plans)} in all)"
+
+
+def _plan_complaints(session, now: datetime) -> list[DemoComplaint]:
+    """The same complaints for the same database every time (a seeded random generator)."""
+    rng = random.Random(20261125)
+    customers = list(session.execute(select(Customer.id, func.min(CustomerUnit.unit_id).label("unit_id"))
+                                     .outerjoin(CustomerUnit, CustomerUnit.customer_id == Customer.id)
+                                     .group_by(Customer.id).order_by(Customer.id)))
+    owners = [c for c in customers if c.unit_id is not None] or customers
+    unit_names = {row.id: f"{row.project}{row.building}{row.number}室" for row in session.execute(
+        select(Unit.id, Unit.number, Building.name.label("building"), Project.name.label("project"))
+        .join(Building, Unit.building_id == Building.id).join(Project, Building.project_id == Project.id))}
+    finals = [state for state, count in STATE_COUNTS for _ in range(count)]
+    rng.shuffle(finals)
+    channels = [c for c, _w in CHANNEL_WEIGHTS]
+    weights = [w for _c, w in CHANNEL_WEIGHTS]
+    plans = []
+    for i, final in enumerate(finals):
+        low, high = AGE_DAYS[final]
+        received = now - timedelta(days=rng.uniform(low, high))
+        received = received.replace(hour=rng.choice((8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16, 17, 19)),
+                                    minute=rng.randrange(60), second=0, microsecond=0)
+        if received > now - timedelta(minutes=30):
+            received = now - timedelta(minutes=rng.randint(30, 240))
+        customer = rng.choice(owners if rng.random() < 0.8 else customers)
+        unit = unit_names.get(customer.unit_id, "")
+        channel = channels[i] if i < len(channels) else rng.choices(channels, weights)[0]
+        receiver = "cs_staff" if rng.random() < 0.75 else "cs_manager"
+        if final == "closed_invalid":
+            content, explanation = rng.choice(CONSULTATIONS)
+            plans.append(DemoComplaint(received, final, channel, customer.id, customer.unit_id, None, content,
+                                       receiver, invalid_explanation=explanation))
+            continue
+        topic = rng.choice(TOPICS)
+        plan = DemoComplaint(received, final, channel, customer.id, customer.unit_id, topic,
+                             topic.content.format(unit=unit or "本户"), receiver)
+        if STOP_AFTER[final] >= 2 and rng.random() < topic.serious:
+            plan.severity = "crisis" if rng.random() < 0.2 else "major"
+            plan.plan_rejected = rng.random() < 0.15
+        if STOP_AFTER[final] >= 4 and rng.random() < 0.12:
+            plan.rehandlings = 1 if rng.random() < 0.8 else 2
+        plan.with_case = final == "fed_back" and topic.case is not None and rng.random() < 0.5
+        plans.append(plan)
+    # Make sure the GM's queue and the re-handlings are never empty, whatever the draw.
+    _ensure(plans, "assessed", lambda p: p.severity != "general" and not p.plan_rejected, 3,
+            lambda p: setattr(p, "severity", "major"))
+    _ensure(plans, "replied", lambda p: p.severity != "general", 2, lambda p: setattr(p, "severity", "crisis"))
+    _ensure(plans, "fed_back", lambda p: p.severity != "general", 4, lambda p: setattr(p, "severity", "major"))
+    _ensure(plans, "handling", lambda p: p.rehandlings, 3, lambda p: setattr(p, "rehandlings", 1))
+    for plan in plans:
+        plan.steps = _steps(plan, rng)
+    plans.sort(key=lambda p: p.received_at)  # numbered in the order they came in
+    return plans
+
+
+def _ensure(plans, final, present, count, make) -> None:
+    have = [p for p in plans if p.final == final and present(p)]
+    for plan in [p for p in plans if p.final == final and not present(p)][: max(0, count - len(have))]:
+        make(plan)
+
+
+def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
+    """The walk: (hours after the previous step, action, username, fields). `decide` is the GM's decision."""
+    topic, first = plan.topic, plan.receiver
+    serious = plan.severity != "general"
+    department = (topic.department if topic else "CS")
+    doer = {"ENG": "eng_staff", "PM": "pm_staff"}.get(department, "cs_manager")
+    steps = []
+
+    def add(action, username, fields=None):
+        low, high = GAP_HOURS["decide" if action.startswith("decide") else action]
+        steps.append((rng.uniform(low, high), action, username, fields or {}))
+
+    if plan.final == "closed_invalid":
+        add("close_invalid", first, {"invalid_explanation": plan.invalid_explanation})
+        return steps
+    stop = STOP_AFTER[plan.final]
+    for action in PATH[:stop]:
+        if action == "confirm":
+            add("confirm", first, {"confirmed_how": rng.choice(CONFIRMED_HOW)})
+        elif action == "assess":
+            fields = {"severity": plan.severity, "category": topic.category}
+            if serious:
+                fields |= {"legal_opinion": "法务意见：先行委托第三方鉴定，按合同和相关法规承担责任，避免书面承诺超出合同范围。",
+                           "handling_plan": f"{topic.measures}由{POSTS[department][1]}牵头，每周向客户通报进度。"}
+            assessor = "cs_manager" if serious else first
+            add("assess", assessor, fields)
+            if serious:
+                if plan.plan_rejected:
+                    add("decide_plan_reject", "gm")
+                    add("assess", assessor, fields | {"handling_plan": fields["handling_plan"] + "（已按总经理意见补充赔偿上限）"})
+                if stop > 2:
+                    add("decide_plan", "gm")
+        elif action == "assign":
+            post, person = POSTS[department]
+            add("assign", first, {"department_id": department, "assigned_post": post, "assigned_person": person})
+        elif action == "start_handling":
+            deadline = (plan.received_at + timedelta(days=rng.randint(8, 20))).date()
+            add("start_handling", doer, {"cause_analysis": topic.cause, "report": f"现场调查报告：{topic.cause}",
+                                         "measures": topic.measures, "handling_person": POSTS[department][1],
+                                         "handling_deadline": deadline.isoformat()})
+            for _ in range(rng.choice((0, 1, 1, 2))):
+                add("add_progress", doer, {"progress_note": rng.choice(PROGRESS), "customer_told_how": rng.choice(TOLD_HOW)})
+            if stop == 4:
+                for _ in range(plan.rehandlings):  # still handling after a rejected reply
+                    _rejected_reply(add, first, doer, rng)
+        elif action == "reply":
+            for _ in range(plan.rehandlings):
+                _rejected_reply(add, first, doer, rng)
+            add("reply", first, {"reply_result": topic.reply, "customer_accepted": True,
+                                 "satisfaction": rng.choice((3, 4, 4, 5, 5))})
+            if serious and plan.final == "replied":  # the closing waits in the GM's queue
+                add("close", "cs_manager", {"department_signed_off": True, "person_signed_off": True})
+        elif action == "close":
+            add("close", "cs_manager", {"department_signed_off": True, "person_signed_off": True})
+            if serious:
+                add("decide_close", "gm")
+        elif action == "return_visit":
+            add("return_visit", first, {"return_visit_method": rng.choice(("phone", "phone", "on_site")),
+                                        "return_visit_record": rng.choice(RETURN_RECORDS),
+                                        "return_visit_satisfaction": rng.choice((3, 4, 5, 5))})
+        elif action == "feed_back":
+            fields = {"root_cause": topic.root_cause, "improvement": topic.improvement}
+            if plan.with_case:
+                title, stage, category = topic.case
+                fields |= {"case_title": title, "case_stage": stage, "case_category": category,
+                           "case_lesson": topic.improvement}
+            add("feed_back", "cs_manager", fields)
+    return steps
+
+
+def _rejected_reply(add, first, doer, rng) -> None:
+    add("reply", first, {"reply_result": "已初步处理，待客户确认。", "customer_accepted": False,
+                         "satisfaction": rng.choice((1, 2))})
+    add("add_progress", doer, {"progress_note": "客户不认可处理结果，重新安排处理", "customer_told_how": rng.choice(TOLD_HOW)})
+
+
+def _walk(session, plan: DemoComplaint, users, departments, clock, now: datetime) -> None:
+    clock["now"] = plan.received_at
+    complaint = complaints.open_complaint(session, users[plan.receiver], channel=plan.channel,
+                                          customer_id=plan.customer_id, content=plan.content,
+                                          received_at=plan.received_at, unit_id=plan.unit_id)
+    total = sum(hours for hours, *_ in plan.steps)
+    room = (now - plan.received_at).total_seconds() / 3600 - 0.25
+    scale = min(1.0, room / total) if total else 1.0
+    moment = plan.received_at
+    for hours, action, username, fields in plan.steps:
+        moment += timedelta(hours=hours * scale)
+        clock["now"] = moment.replace(microsecond=0)
+        actor = users[username]
+        if action.startswith("decide"):
+            kind = "complaint_close" if action == "decide_close" else "complaint_plan"
+            approval = approvals.pending_for(session, complaint, kind)
+            if action == "decide_plan_reject":
+                approvals.decide(session, approval, "reject", "赔偿方案超出合同约定，请补充赔偿上限后重新报批。", actor)
+            else:
+                approvals.decide(session, approval, "approve", "同意", actor)
+            continue
+        if action == "assign":
+            fields = fields | {"department_id": departments[fields["department_id"]]}
+        complaints.transition(session, complaint, action, actor, complaint.version, fields)

@@ -70,14 +70,15 @@ def migrated_app(url: str, **overrides):
     return app
 
 
-def demo_app(url: str, **overrides):
-    """migrated_app with the demo data loaded (users with PASSWORD)."""
+def demo_app(url: str, complaint_count: int | None = None, **overrides):
+    """migrated_app with the demo data loaded (users with PASSWORD; complaint_count=0 skips complaints)."""
     from app.demo import load_demo
     from app.extensions import db
 
     app = migrated_app(url, **overrides)
     with app.app_context():
-        load_demo(db.session, app.appbuilder, PASSWORD)
+        kwargs = {} if complaint_count is None else {"complaint_count": complaint_count}
+        load_demo(db.session, app.appbuilder, PASSWORD, **kwargs)
         db.session.remove()
     return app
 

@@ -154,6 +154,8 @@ class DomainModelView(CappedListMixin, ModelView):
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
+        # Every edit form carries the version it read (the optimistic lock), whatever else a view adds.
+        self.edit_form_extra_fields = {**(self.edit_form_extra_fields or {}), "version": HiddenField()}
         validators = dict(self.validators_columns or {})
         for field, (normalise, checks) in rules_for(model).items():
             validators.setdefault(field, []).append(RuleValidator(model, field, normalise, checks))

@@ -133,10 +133,6 @@ class CustomerView(DomainModelView):
     }
     related_views = [CustomerUnitView]
 
-    def __init__(self, **kwargs):
-        self.edit_form_extra_fields = {**self.edit_form_extra_fields, **DomainModelView.edit_form_extra_fields}
-        super().__init__(**kwargs)
-
     @expose("/list/")
     @has_access
     def list(self):

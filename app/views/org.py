@@ -1,6 +1,7 @@
 """Departments and each user's department (Admin)."""
 
 from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField
 
 from app.models import Department, UserDepartment
 
@@ -33,6 +34,9 @@ class DepartmentView(DomainModelView):
     label_columns = ORG
     list_columns = ["code", "name", "is_customer_service"]
     add_columns = edit_columns = ["code", "name", "is_customer_service"]
+    # FAB makes a NOT NULL boolean a required checkbox, which would refuse every unticked box.
+    add_form_extra_fields = edit_form_extra_fields = {
+        "is_customer_service": BooleanField(_l("Customer-service department"), default=False)}
     show_columns = ["code", "name", "is_customer_service", "updated_at", "version"]
     search_columns = ["code", "name"]
     related_views = [UserDepartmentView]

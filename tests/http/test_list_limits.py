@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD, demo_app
 @pytest.fixture
 def capped_app(databases):
     """An app whose count cap is 50, on a database with the 200 demo customers."""
-    app = demo_app(databases.new(), KEFU_COUNT_CAP=50)
+    app = demo_app(databases.new(), complaint_count=0, KEFU_COUNT_CAP=50)
     yield app
     with app.app_context():
         db.session.remove()
