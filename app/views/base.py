@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask_appbuilder import ModelView, expose, has_access
-from flask_appbuilder.models.sqla.filters import FilterContains, SQLAFilterConverter, get_field_setup_query
+from flask_appbuilder.models.sqla.filters import (
+    BaseFilter,
+    FilterContains,
+    SQLAFilterConverter,
+    get_field_setup_query,
+)
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
 from sqlalchemy import inspect, select
@@ -28,6 +33,18 @@ from app.extensions import db
 from app.models import AuditLog
 
 HISTORY_LIMIT = 200
+
+
+class RelatedTextFilter(BaseFilter):
+    """A text box that filters on related records (never a drop-down of a whole related table).
+    Subclasses set `name`, `arg_name` and `condition(value)`; blank input filters nothing."""
+
+    def condition(self, value: str):
+        raise NotImplementedError
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        return query.filter(self.condition(value)) if value else query
 
 
 class FilterContainsText(FilterContains):

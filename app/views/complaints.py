@@ -48,7 +48,7 @@ from app.models.choices import (
     VisitMethod,
 )
 
-from .base import DomainModelView, KefuInterface, KefuListWidget
+from .base import DomainModelView, KefuInterface, KefuListWidget, RelatedTextFilter
 from .labels import COMMON
 
 EXPORT_LIMIT = 10_000
@@ -179,17 +179,14 @@ class FilterOverdue(BaseFilter):
         return query
 
 
-class FilterCustomer(BaseFilter):
+class FilterCustomer(RelatedTextFilter):
     """A customer by name (contains), or by full mobile or ID-card number (exact, indexed)."""
 
     name = _l("Name, full mobile or ID-card number")
     arg_name = "kefu_customer"
 
-    def apply(self, query, value):
-        value = (value or "").strip()
-        if not value:
-            return query
-        return query.filter(Complaint.customer.has(customer_condition(value)))
+    def condition(self, value):
+        return Complaint.customer.has(customer_condition(value))
 
 
 def customer_condition(value: str):
@@ -201,15 +198,12 @@ def customer_condition(value: str):
     return Customer.name.contains(value, autoescape=True)
 
 
-class FilterDepartmentName(BaseFilter):
+class FilterDepartmentName(RelatedTextFilter):
     name = _l("Name contains")
     arg_name = "kefu_department"
 
-    def apply(self, query, value):
-        value = (value or "").strip()
-        if not value:
-            return query
-        return query.filter(Complaint.department.has(Department.name.contains(value, autoescape=True)))
+    def condition(self, value):
+        return Complaint.department.has(Department.name.contains(value, autoescape=True))
 
 
 class ComputedColumnsInterface(KefuInterface):

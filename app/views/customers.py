@@ -9,7 +9,6 @@ import re
 from flask import Response, jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.models.sqla.filters import BaseFilter
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
@@ -23,26 +22,24 @@ from app.extensions import db
 from app.models import Building, Customer, CustomerUnit, Project, Unit
 from app.models.choices import CustomerKind, CustomerStage, Gender
 
-from .base import DomainModelView, KefuInterface, may_reveal
+from .base import DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
 from .labels import CUSTOMER, PROPERTY
 
 EXPORT_LIMIT = 10_000
 
 
-class _UnitFilter(BaseFilter):
-    """Text filters on a customer's units (no drop-down of a whole table)."""
+class _UnitFilter(RelatedTextFilter):
+    """Text filters on a customer's units."""
 
-    def apply(self, query, value):
-        if not value:
-            return query
-        return query.filter(Customer.units.any(CustomerUnit.unit.has(self.condition(value.strip()))))
+    def condition(self, value):
+        return Customer.units.any(CustomerUnit.unit.has(self.unit_condition(value)))
 
 
 class FilterProjectName(_UnitFilter):
     name = _l("Project contains")
     arg_name = "kefu_project"
 
-    def condition(self, value):
+    def unit_condition(self, value):
         return Unit.building.has(Building.project.has(Project.name.contains(value)))
 
 
@@ -50,7 +47,7 @@ class FilterBuildingName(_UnitFilter):
     name = _l("Building is")
     arg_name = "kefu_building"
 
-    def condition(self, value):
+    def unit_condition(self, value):
         return Unit.building.has(Building.name == value)
 
 
@@ -58,7 +55,7 @@ class FilterUnitNumber(_UnitFilter):
     name = _l("Unit number is")
     arg_name = "kefu_unit"
 
-    def condition(self, value):
+    def unit_condition(self, value):
         return Unit.number == value
 
 

@@ -1,41 +1,36 @@
 """Projects, buildings and units."""
 
-from flask_appbuilder.models.sqla.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 
 from app.models import Building, Project, Unit
 
-from .base import DomainModelView, KefuInterface
+from .base import DomainModelView, KefuInterface, RelatedTextFilter
 from .labels import PROPERTY
 
 
-class FilterBuildingProject(BaseFilter):
-    """Buildings whose project's name contains the text (a text box, not a drop-down of projects)."""
-
+class FilterBuildingProject(RelatedTextFilter):
     name = _l("Project contains")
     arg_name = "kefu_b_project"
 
-    def apply(self, query, value):
-        return query.filter(Building.project.has(Project.name.contains(value.strip()))) if value else query
+    def condition(self, value):
+        return Building.project.has(Project.name.contains(value, autoescape=True))
 
 
-class FilterUnitProject(BaseFilter):
+class FilterUnitProject(RelatedTextFilter):
     name = _l("Project contains")
     arg_name = "kefu_u_project"
 
-    def apply(self, query, value):
-        if not value:
-            return query
-        return query.filter(Unit.building.has(Building.project.has(Project.name.contains(value.strip()))))
+    def condition(self, value):
+        return Unit.building.has(Building.project.has(Project.name.contains(value, autoescape=True)))
 
 
-class FilterUnitBuilding(BaseFilter):
+class FilterUnitBuilding(RelatedTextFilter):
     name = _l("Building is")
     arg_name = "kefu_u_building"
 
-    def apply(self, query, value):
-        return query.filter(Unit.building.has(Building.name == value.strip())) if value else query
+    def condition(self, value):
+        return Unit.building.has(Building.name == value)
 
 
 class UnitView(DomainModelView):

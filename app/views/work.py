@@ -37,7 +37,7 @@ from app.models.choices import (
     Severity,
 )
 
-from .base import DomainModelView
+from .base import DomainModelView, RelatedTextFilter
 from .complaints import (
     ComputedColumnsInterface,
     approval_kind_label,
@@ -367,15 +367,12 @@ CASE = {
 }
 
 
-class FilterCaseProject(BaseFilter):
+class FilterCaseProject(RelatedTextFilter):
     name = _l("Project contains")
     arg_name = "kefu_case_project"
 
-    def apply(self, query, value):
-        value = (value or "").strip()
-        if not value:
-            return query
-        return query.filter(CaseEntry.project.has(Project.name.contains(value, autoescape=True)))
+    def condition(self, value):
+        return CaseEntry.project.has(Project.name.contains(value, autoescape=True))
 
 
 class FilterCaseText(BaseFilter):
