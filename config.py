@@ -80,3 +80,5 @@ class Config:
     UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
     IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
     KEFU_ARCHIVE_DIR = str(INSTANCE_DIR / "archive")
+    # The address printed in each form's QR code: scanning it opens /verify/<archive number>.
+    KEFU_PUBLIC_URL = os.environ.get("KEFU_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")

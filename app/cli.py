@@ -18,6 +18,7 @@ def register_cli(app) -> None:
     roles = AppGroup("roles", help="Roles and permissions.")
     demo = AppGroup("demo", help="Demo data.")
     audit_group = AppGroup("audit", help="The audit trail.")
+    archive_group = AppGroup("archive", help="The archive of printed forms.")
     calendar_group = AppGroup("calendar", help="The working-day calendar: public holidays and make-up workdays.")
 
     @roles.command("sync")
@@ -50,6 +51,21 @@ def register_cli(app) -> None:
             click.echo(f"audit verify: OK, {result.count} rows verified")
             return
         click.echo(f"audit verify: FAILED after {result.count} good rows: {result.problem}", err=True)
+        sys.exit(1)
+
+    @archive_group.command("verify")
+    def archive_verify():
+        """Re-hash every archived file; exit 1 naming each missing, changed or unregistered file."""
+        from app.domain import archive
+
+        with db.engine.connect() as conn:
+            result = archive.verify(conn)
+        if result.ok:
+            click.echo(f"archive verify: OK, {result.count} files verified")
+            return
+        for problem in result.problems:
+            click.echo(f"archive verify: {problem}", err=True)
+        click.echo(f"archive verify: FAILED, {len(result.problems)} problem(s) among {result.count} records", err=True)
         sys.exit(1)
 
     @calendar_group.command("seed")
@@ -98,7 +114,7 @@ def register_cli(app) -> None:
             for line in reminders.as_text(people, moment):
                 click.echo(line)
 
-    for group in (roles, demo, audit_group, calendar_group):
+    for group in (roles, demo, audit_group, archive_group, calendar_group):
         app.cli.add_command(group)
     _sync_roles_after_upgrade()
 

@@ -50,6 +50,8 @@ def make_config(url: str, **overrides):
         AUTH_RATE_LIMIT="100000 per second", KEFU_API_LOGIN_RATE_LIMIT="100000 per second",
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {},
     )
+    # Each app files its printed forms in a folder of its own: `archive verify` sees only its records' files.
+    settings["KEFU_ARCHIVE_DIR"] = tempfile.mkdtemp(prefix="archive-", dir=_TMP)
     settings.update(overrides)
     return type("TestConfig", (Config,), settings)
 

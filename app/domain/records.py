@@ -151,6 +151,8 @@ def _enforce_rules(session: Session, _ctx, _instances) -> None:
             obj in session.deleted or session.is_modified(obj, include_collections=False)
         ):
             raise PermanentRecordError()
+        if getattr(type(obj), "__undeletable__", False) and obj in session.deleted:
+            raise PermanentRecordError()
 
 
 def install(session_class) -> None:

@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and AppBuilder see every table."""
 
 from .approvals import Approval
+from .archive import ArchiveCounter, ArchiveLoan, ArchiveRecord
 from .audit import GENESIS_HASH, AuditChainHead, AuditLog
 from .base import BOOKKEEPING_COLUMNS, AuditedMixin, Model
 from .calendar import CalendarDay, CalendarYear
@@ -13,6 +14,6 @@ from .sessions import LoginSession
 
 __all__ = [
     "GENESIS_HASH", "AuditChainHead", "AuditLog", "BOOKKEEPING_COLUMNS", "AuditedMixin", "Model",
-    "Customer", "CustomerUnit", "Approval", "CalendarDay", "CalendarYear", "CaseEntry", "Complaint",
+    "Customer", "CustomerUnit", "Approval", "ArchiveCounter", "ArchiveLoan", "ArchiveRecord", "CalendarDay", "CalendarYear", "CaseEntry", "Complaint",
     "ComplaintAttachment", "ComplaintStep", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession",
 ]

@@ -158,3 +158,25 @@ CaseCategory.LABELS = {
     "living": _l("Living performance and equipment placement"),
     "quality": _l("Engineering quality"),
 }
+
+
+class LoanKind(LabelledEnum):
+    CONSULTATION = "consultation"
+    LOAN = "loan"
+
+
+LoanKind.LABELS = {"consultation": _l("Consultation in the office"), "loan": _l("Loan outside the company")}
+
+
+class LoanState(LabelledEnum):
+    REQUESTED = "requested"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    OUT = "out"
+    RETURNED = "returned"
+
+
+LoanState.LABELS = {
+    "requested": _l("Waiting for the general manager"), "rejected": _l("Rejected"),
+    "approved": _l("Approved, not yet out"), "out": _l("Out"), "returned": _l("Returned"),
+}

@@ -1,0 +1,204 @@
+"""What each printed form shows, gathered from the records, and the one call that prints and files it.
+
+The forms themselves (reports/forms/) know nothing of the database: they receive plain data — text
+already labelled in Chinese — built here. `app.domain.archive.file_form` then prints, hashes and files
+the copy. Personal data is printed as the printing user may see it: masked, unless their role may
+reveal it, in which case the reveal is written to the audit trail like any other.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from app.domain import archive, archive_loans, complaint_stats, privacy
+from app.domain.calendar import local_now
+from app.models import Approval, ArchiveLoan, Complaint, ComplaintAttachment, ComplaintStep, Department, Unit
+from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity, VisitMethod
+from reports.forms import (
+    complaint_ledger,
+    complaint_record,
+    lending_register,
+    opinion_sheet,
+    return_visit,
+    visit_record,
+)
+
+# How long each kind of copy is kept (None: permanently, 永久). SPEC §6 and the seeds 000/003.
+RETENTION_YEARS = {
+    "complaint_record": None, "return_visit": None, "visit_record": None, "opinion_sheet": None,
+    "complaint_ledger": 10, "lending_register": 10,
+}
+BLANK_FORMS = {"visit_record": visit_record, "opinion_sheet": opinion_sheet}
+
+
+def _minute(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+def _customer_phone(session, customer, actor, may_reveal: bool) -> str:
+    if not customer.mobile:
+        return ""
+    if may_reveal:
+        return privacy.reveal(session, customer, "mobile", actor, True)
+    return privacy.mask("mobile", customer.mobile)
+
+
+# --- 客户投诉处理记录表 ------------------------------------------------------------------------------
+
+def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool) -> dict:
+    from app.views.complaints import (  # the labels the complaint pages use, so paper and screen agree
+        FIELD_LABELS,
+        action_label,
+        detail_sections,
+        readable,
+        user_names,
+    )
+
+    departments = {d.id: d.name for d in session.scalars(select(Department))}
+    names = user_names(session, {complaint.first_responsible_id})
+    unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
+    steps = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id)
+                            .order_by(ComplaintStep.id)).all()
+    receipt = [("投诉编号", complaint.number), ("受理时间", _minute(complaint.received_at)),
+               ("投诉渠道", Channel.label_of(complaint.channel)),
+               ("首问责任人", names.get(complaint.first_responsible_id, "")),
+               ("客户", complaint.customer.name), ("房号", getattr(unit, "label", "") if unit else ""),
+               ("联系电话", _customer_phone(session, complaint.customer, actor, may_reveal)),
+               ("当前状态", ComplaintState.label_of(complaint.state))]
+    sections = detail_sections(complaint, departments, names, unit)[1:]  # the receipt is printed above
+    timeline, progress = [], []
+    for step in steps:
+        data = json.loads(step.data) if step.data else {}
+        details = "；".join(f"{FIELD_LABELS.get(k, k)}：{readable(k, v, departments)}" for k, v in sorted(data.items())
+                           if readable(k, v, departments))
+        text = "；".join(part for part in (details, step.comment or "") if part)
+        moved = (f"{ComplaintState.label_of(step.from_state)} → {ComplaintState.label_of(step.to_state)}"
+                 if step.from_state and step.from_state != step.to_state else ComplaintState.label_of(step.to_state))
+        timeline.append([_minute(step.at), action_label(step.action), moved, step.actor_name, text])
+        if step.action == "add_progress":
+            progress.append([_minute(step.at), step.actor_name, data.get("progress_note", ""),
+                             data.get("customer_told_how", "")])
+    approvals = [[str(archive_loans.approvals.KINDS[a.kind].label) if a.kind in archive_loans.approvals.KINDS
+                  else a.kind, a.requested_by_name, _minute(a.requested_at),
+                  {"approved": "同意", "rejected": "不同意"}.get(a.state, "待审批"), a.decided_by_name or "",
+                  _minute(a.decided_at), a.comment or ""]
+                 for a in session.scalars(select(Approval).where(
+                     Approval.subject_table == Complaint.__table__.name, Approval.subject_id == complaint.id)
+                     .order_by(Approval.id))]
+    attachments = [[i, a.filename, a.content_type, f"{a.size / 1024:.0f} KB", a.sha256[:16]]
+                   for i, a in enumerate(session.scalars(select(ComplaintAttachment).where(
+                       ComplaintAttachment.complaint_id == complaint.id).order_by(ComplaintAttachment.id)), start=1)]
+    return {"receipt": receipt, "content": complaint.content, "sections": sections, "timeline": timeline,
+            "progress": progress, "approvals": approvals, "attachments": attachments,
+            "serious": complaint.severity in ("major", "crisis")}
+
+
+def print_complaint_record(session, complaint: Complaint, actor, may_reveal: bool, printed_at: datetime | None = None):
+    with force_locale("zh"):  # the archive copy is Chinese whatever the screen's language
+        data = complaint_record_data(session, complaint, actor, may_reveal)
+    return archive.file_form(session, complaint_record, data, actor, source=complaint, source_label=complaint.number,
+                             title=f"客户投诉处理记录表 {complaint.number}",
+                             retention_years=RETENTION_YEARS["complaint_record"], printed_at=printed_at)
+
+
+# --- 回访记录表 (a complaint's return visit) ---------------------------------------------------------
+
+def complaint_return_visit_data(session, complaint: Complaint, actor, may_reveal: bool) -> dict:
+    unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
+    visited = complaint.return_visited_at
+    step = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id,
+                                                       ComplaintStep.action == "return_visit")
+                           .order_by(ComplaintStep.id.desc()).limit(1)).first()
+    return {
+        "kind": "投诉回访", "source_number": complaint.number, "customer": complaint.customer.name,
+        "unit": getattr(unit, "label", "") if unit else "",
+        "phone": _customer_phone(session, complaint.customer, actor, may_reveal),
+        "method": VisitMethod.label_of(complaint.return_visit_method) if complaint.return_visit_method else "",
+        "date": _minute(visited), "by": step.actor_name if step else "",
+        "due": _minute(complaint.return_visit_due_at),
+        "satisfaction": complaint.return_visit_satisfaction or "",
+        "subject": f"{complaint.number}：{(complaint.content or '')[:120]}",
+        "record": complaint.return_visit_record or "", "follow_up": complaint.improvement or "",
+    }
+
+
+def print_complaint_return_visit(session, complaint: Complaint, actor, may_reveal: bool,
+                                 printed_at: datetime | None = None):
+    with force_locale("zh"):
+        data = complaint_return_visit_data(session, complaint, actor, may_reveal)
+    return archive.file_form(session, return_visit, data, actor, source=complaint, source_label=complaint.number,
+                             title=f"回访记录表 {complaint.number}", retention_years=RETENTION_YEARS["return_visit"],
+                             printed_at=printed_at)
+
+
+# --- 投诉台帐 -----------------------------------------------------------------------------------------
+
+def _label(enum):
+    return lambda code: "未定" if code in (None, complaint_stats.UNSET) else enum.label_of(code)
+
+
+def ledger_data(session, month: str) -> dict:
+    stats = complaint_stats.monthly(session, month)
+    rows = []
+    for i, row in enumerate(stats["ledger"], start=1):
+        rows.append([
+            i, row["number"], f"{row['received_at']:%Y-%m-%d}", Channel.label_of(row["channel"]), row["customer"],
+            row["unit"] or "", ComplaintCategory.label_of(row["category"]) if row["category"] else "",
+            Severity.label_of(row["severity"]) if row["severity"] else "",
+            (row["summary"] or "").replace("\n", " ")[:complaint_ledger.SUMMARY_CHARS], row["department"] or "",
+            ComplaintState.label_of(row["state"]), f"{row['closed_at']:%Y-%m-%d}" if row["closed_at"] else "",
+            "" if row["working_days"] is None else row["working_days"], row["satisfaction"] or "",
+            "是" if row["overdue"] else "否", row["first_responsible"],
+        ])
+    totals = [
+        ("状态", [(_label(ComplaintState)(k), n) for k, n in stats["by_state"].items() if n]),
+        ("类别", [(_label(ComplaintCategory)(k), n) for k, n in stats["by_category"].items() if n]),
+        ("级别", [(_label(Severity)(k), n) for k, n in stats["by_severity"].items() if n]),
+        ("部门", [("未分派" if k == complaint_stats.UNSET else k, n) for k, n in stats["by_department"].items() if n]),
+    ]
+    closing = stats["time_to_close"]
+    figures = [("投诉总数", stats["total"]), ("本月关闭", closing["closed"]),
+               ("超时", stats["overdue"]["total"]),
+               ("关闭用时中位数（天）", "—" if closing["median_days"] is None else closing["median_days"]),
+               ("关闭用时90%分位（天）", "—" if closing["p90_days"] is None else closing["p90_days"]),
+               ("平均满意度", "—" if stats["satisfaction"]["average"] is None else stats["satisfaction"]["average"])]
+    return {"month": stats["month"], "project": "全部项目", "rows": rows, "totals": totals, "figures": figures}
+
+
+def print_ledger(session, month: str, actor, printed_at: datetime | None = None):
+    with force_locale("zh"):
+        data = ledger_data(session, month)
+    return archive.file_form(session, complaint_ledger, data, actor, source_label=data["month"],
+                             title=f"投诉台帐 {data['month']}", retention_years=RETENTION_YEARS["complaint_ledger"],
+                             printed_at=printed_at)
+
+
+# --- 档案借阅登记表 -----------------------------------------------------------------------------------
+
+def lending_register_data(session, year: int | None = None) -> dict:
+    year = year or local_now().year
+    start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+    loans = session.scalars(select(ArchiveLoan).where(ArchiveLoan.created_at >= start, ArchiveLoan.created_at < end)
+                            .order_by(ArchiveLoan.id)).all()
+    rows = archive_loans.register_rows(session, loans)
+    return {"period": f"{year} 年", "rows": rows, "loans": sum(1 for loan in loans if loan.kind == "loan"),
+            "overdue": sum(1 for loan in loans if archive_loans.is_overdue(loan))}
+
+
+def print_lending_register(session, actor, year: int | None = None, printed_at: datetime | None = None):
+    data = lending_register_data(session, year)
+    return archive.file_form(session, lending_register, data, actor, source_label=data["period"],
+                             title=f"档案借阅登记表 {data['period']}",
+                             retention_years=RETENTION_YEARS["lending_register"], printed_at=printed_at)
+
+
+# --- the two permanent visit forms, blank -------------------------------------------------------------
+
+def print_blank(session, name: str, actor, printed_at: datetime | None = None):
+    form = BLANK_FORMS[name]
+    return archive.file_form(session, form, form.blank(), actor, source_label="空白表",
+                             title=f"{form.TITLE}（空白）", retention_years=RETENTION_YEARS[name], printed_at=printed_at)

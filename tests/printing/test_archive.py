@@ -1,0 +1,176 @@
+"""The archive: printing files the copy at once (number, file, SHA-256, retention), a reprint is a new
+version pointing at the old one, records and files are never changed or deleted, a transaction that
+does not commit leaves no file, and `archive verify` names every missing, changed or unregistered file."""
+
+import hashlib
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+
+from app import printing
+from app.domain import archive, records
+from app.domain.errors import PermanentRecordError
+from app.extensions import db
+from app.models import ArchiveRecord, Complaint
+from tests.conftest import audit_count, demo_app
+
+from . import pdf as read
+
+PRINTED_AT = datetime(2026, 11, 24, 10, 0)
+
+
+def a_complaint(session, state="fed_back") -> Complaint:
+    return session.scalars(select(Complaint).where(Complaint.state == state).order_by(Complaint.id)).first()
+
+
+def stored(app, record) -> Path:
+    return Path(app.config["KEFU_ARCHIVE_DIR"]) / record.file_path
+
+
+def test_printing_files_the_copy_with_its_number_hash_and_retention(app, ctx, users):
+    complaint = a_complaint(ctx)
+    before = audit_count(ctx)
+    with records.unit_of_work(ctx):
+        record = printing.print_complaint_record(ctx, complaint, users["cs_staff"], may_reveal=False,
+                                                 printed_at=PRINTED_AT)
+    assert record.number.startswith("KF-2026-") and len(record.number) == len("KF-2026-000001")
+    assert record.form == "complaint_record" and record.form_code == "KF/QR-03"
+    assert (record.source_table, record.source_id, record.source_label) == ("complaint", complaint.id, complaint.number)
+    assert record.retention_years is None and record.retention_label == "永久"
+    data = stored(app, record).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == record.sha256 and len(data) == record.size
+    assert not os.access(stored(app, record), os.W_OK) or os.geteuid() == 0  # read-only (root may still write)
+    assert audit_count(ctx) > before  # the record's insert is in the audit trail
+    flat = read.text(data).replace(" ", "")
+    for expected in (complaint.number, complaint.customer.name, "客户投诉处理记录表", "KF/QR-03", record.number,
+                     record.verify_code, "处理过程记录", "受理"):
+        assert expected in flat, expected
+    assert complaint.customer.mobile not in flat  # masked for a user who may not reveal it
+
+
+def test_a_reprint_is_a_new_version_and_keeps_the_old_one(app, ctx, users):
+    complaint = a_complaint(ctx, "closed")
+    with records.unit_of_work(ctx):
+        first = printing.print_complaint_record(ctx, complaint, users["cs_staff"], False, printed_at=PRINTED_AT)
+    first_bytes = stored(app, first).read_bytes()
+    with records.unit_of_work(ctx):
+        second = printing.print_complaint_record(ctx, complaint, users["cs_staff"], False, printed_at=PRINTED_AT)
+    assert second.id != first.id and second.number != first.number
+    assert second.previous_id == first.id and second.revision == first.revision + 1
+    assert stored(app, first).read_bytes() == first_bytes
+    assert hashlib.sha256(first_bytes).hexdigest() == first.sha256
+
+
+def test_the_verification_code_follows_the_number_and_the_content():
+    code = archive.verification_code("KF-2026-000001", "a" * 64)
+    assert code == archive.verification_code("KF-2026-000001", "a" * 64)
+    assert code != archive.verification_code("KF-2026-000002", "a" * 64)
+    assert code != archive.verification_code("KF-2026-000001", "b" * 64)
+
+
+def test_the_qr_code_opens_the_verification_page(app, ctx, users, artifacts):
+    complaint = a_complaint(ctx)
+    with records.unit_of_work(ctx):
+        record = printing.print_complaint_record(ctx, complaint, users["cs_staff"], False, printed_at=PRINTED_AT)
+    png = read.first_page_png(stored(app, record), artifacts / "complaint_record")
+    assert read.qr_codes(png) == [f"{app.config['KEFU_PUBLIC_URL']}/verify/{record.number}?c={record.verify_code}"]
+
+
+def test_an_archive_record_is_never_changed_or_deleted(app, ctx, users):
+    with records.unit_of_work(ctx):
+        record = printing.print_blank(ctx, "visit_record", users["cs_staff"], printed_at=PRINTED_AT)
+    record.title = "改过的标题"
+    with pytest.raises(PermanentRecordError):
+        ctx.flush()
+    ctx.rollback()
+    ctx.delete(ctx.get(ArchiveRecord, record.id))
+    with pytest.raises(PermanentRecordError):
+        ctx.flush()
+    ctx.rollback()
+
+
+def test_the_database_refuses_to_change_an_archive_record(app, ctx, users):
+    """Triggers on both databases, for a write that bypasses the application (SQL by hand)."""
+    with records.unit_of_work(ctx):
+        record = printing.print_blank(ctx, "opinion_sheet", users["cs_staff"], printed_at=PRINTED_AT)
+    statements = [update(ArchiveRecord).where(ArchiveRecord.id == record.id).values(sha256="0" * 64),
+                  text(f"DELETE FROM archive_record WHERE id = {record.id}")]
+    if db.engine.dialect.name == "postgresql":
+        statements.append(text("TRUNCATE archive_record CASCADE"))
+    for statement in statements:
+        with pytest.raises(Exception, match="permanent"):
+            ctx.execute(statement)
+        ctx.rollback()
+    assert ctx.get(ArchiveRecord, record.id).sha256 == record.sha256
+
+
+def test_a_print_that_does_not_commit_leaves_no_file(app, ctx, users):
+    archive_dir = Path(app.config["KEFU_ARCHIVE_DIR"])
+    before = {p for p in archive_dir.rglob("*.pdf")}
+    record = printing.print_blank(ctx, "visit_record", users["cs_staff"], printed_at=PRINTED_AT)
+    path = stored(app, record)
+    assert path.exists()
+    ctx.rollback()
+    assert not path.exists()
+    assert {p for p in archive_dir.rglob("*.pdf")} == before
+    assert not list((archive_dir / archive.INCOMING).iterdir())
+
+
+def test_an_archived_file_is_never_overwritten(app, ctx, users):
+    with records.unit_of_work(ctx):
+        record = printing.print_blank(ctx, "visit_record", users["cs_staff"], printed_at=PRINTED_AT)
+    with pytest.raises(FileExistsError):
+        archive._write_once(record.file_path, b"%PDF- something else")
+    assert hashlib.sha256(stored(app, record).read_bytes()).hexdigest() == record.sha256
+
+
+@pytest.fixture
+def own_archive(databases):
+    """An app with an archive of its own (so that `archive verify` sees only this test's files)."""
+    app = demo_app(databases.new(), complaint_count=12)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_archive_verify_names_changed_missing_and_unregistered_files(own_archive):
+    app = own_archive
+    runner = app.test_cli_runner()
+    with app.app_context():
+        session = db.session
+        actor = app.appbuilder.sm.find_user(username="cs_staff")
+        printed = []
+        for name in ("visit_record", "opinion_sheet", "visit_record"):
+            with records.unit_of_work(session):
+                printed.append(printing.print_blank(session, name, actor, printed_at=PRINTED_AT))
+        with records.unit_of_work(session):
+            printed.append(printing.print_ledger(session, f"{datetime.now():%Y-%m}", actor, printed_at=PRINTED_AT))
+        numbers = [r.number for r in printed]
+        paths = [stored(app, r) for r in printed]
+        session.remove()
+
+    result = runner.invoke(args=["archive", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "OK, 4 files verified" in result.output
+
+    changed = bytearray(paths[0].read_bytes())
+    changed[len(changed) // 2] ^= 0x01  # one byte
+    os.chmod(paths[0], 0o644)
+    paths[0].write_bytes(bytes(changed))
+    result = runner.invoke(args=["archive", "verify"])
+    assert result.exit_code == 1
+    assert f"{numbers[0]}: file changed" in result.output
+    assert numbers[1] not in result.output
+
+    paths[1].unlink()
+    (paths[2].parent / "KF-2026-999999.pdf").write_bytes(b"%PDF-1.4 not registered")
+    result = runner.invoke(args=["archive", "verify"])
+    assert result.exit_code == 1
+    assert f"{numbers[0]}: file changed" in result.output
+    assert f"{numbers[1]}: file missing" in result.output
+    assert "unregistered file in the archive: 2026/KF-2026-999999.pdf" in result.output
+    assert numbers[2] not in result.output and numbers[3] not in result.output
