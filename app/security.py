@@ -36,6 +36,7 @@ SELF_SERVICE = {
     "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
     "MenuApi": ("can_get",),
     "LocaleView": ("can_index",),
+    "VerifyView": ("can_index",),  # a QR code on a printed form opens it, for whoever holds the paper
 }
 
 PROPERTY_READ = {
@@ -78,18 +79,29 @@ CALENDAR_READ = {"CalendarDayView": READ_VIEW}
 REVEAL = {REVEAL_PERMISSION[1]: (REVEAL_PERMISSION[0],)}
 DEPARTMENT_READ = {"DepartmentView": READ_VIEW, "DepartmentApi": READ_API}
 AUDIT_LOG = {"AuditLogView": READ_VIEW}
+ARCHIVE_READ = {"ArchiveRecordView": READ_VIEW + ("can_download",), "ArchiveApi": READ_API + ("can_file",)}
+PRINT_COMPLAINT_FORMS = {"PrintView": ("can_complaint", "can_blank"), "ComplaintApi": ("can_print",)}
+PRINT_LEDGER = {"PrintView": ("can_ledger",)}
+LENDING_READ = {"ArchiveLoanView": READ_VIEW, "ArchiveLoanApi": READ_API}
+LENDING_REGISTER = {  # the archivist registers; a loan outside also needs the general manager (approvals)
+    "ArchiveLoanView": READ_VIEW + ("can_add", "can_lend", "can_return"),
+    "ArchiveLoanApi": READ_API + ("can_post", "can_lend", "can_return"),
+    "PrintView": ("can_register",),
+}
 EVERYTHING_READ = {"*": READ_VIEW + READ_API + ("can_export",)}
 
 ROLE_PERMISSIONS: dict[str, list[dict[str, tuple[str, ...]]]] = {
     CS_STAFF: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ, COMPLAINT_WORK,
-               CALENDAR_READ],
+               CALENDAR_READ, ARCHIVE_READ, PRINT_COMPLAINT_FORMS],
     CS_MANAGER: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ, COMPLAINT_WORK,
-                 STATISTICS, CASE_LIBRARY_WRITE, CALENDAR_READ],
+                 STATISTICS, CASE_LIBRARY_WRITE, CALENDAR_READ, ARCHIVE_READ, PRINT_COMPLAINT_FORMS, PRINT_LEDGER,
+                 LENDING_READ],
     DEPARTMENT_STAFF: [SELF_SERVICE, PROPERTY_READ, DEPARTMENT_READ, DEPARTMENT_WORK, CALENDAR_READ],
-    ARCHIVIST: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, DEPARTMENT_READ, COMPLAINT_READ],
+    ARCHIVIST: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, DEPARTMENT_READ, COMPLAINT_READ, ARCHIVE_READ,
+                LENDING_REGISTER],
     GENERAL_MANAGER: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, REVEAL, DEPARTMENT_READ, COMPLAINT_READ,
-                      STATISTICS, GM_APPROVALS, CALENDAR_READ],
-    AUDITOR: [SELF_SERVICE, EVERYTHING_READ, AUDIT_LOG, STATISTICS],
+                      STATISTICS, GM_APPROVALS, CALENDAR_READ, ARCHIVE_READ, PRINT_LEDGER, LENDING_READ],
+    AUDITOR: [SELF_SERVICE, EVERYTHING_READ, AUDIT_LOG, STATISTICS, ARCHIVE_READ],
 }
 ALL_ROLES = (ADMIN, CS_STAFF, CS_MANAGER, DEPARTMENT_STAFF, ARCHIVIST, GENERAL_MANAGER, AUDITOR)
 

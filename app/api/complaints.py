@@ -120,7 +120,7 @@ class ComplaintApi(DomainModelRestApi):
     resource_name = "complaint"
     datamodel = KefuInterface(Complaint)
     include_route_methods = {"get", "get_list", "info", "post", "transition", "steps", "stats",
-                             "attachments", "add_attachment", "attachment"}
+                             "attachments", "add_attachment", "attachment", "print_record"}
     label_columns = COMPLAINT_LABELS
     list_columns = COMPLAINT_LIST
     show_columns = COMPLAINT_SHOW
@@ -261,6 +261,44 @@ class ComplaintApi(DomainModelRestApi):
         result = self.body(complaint)
         return self.response(200, id=complaint.id, version=complaint.version, state=complaint.state,
                              allowed_actions=result["allowed_actions"], result=result)
+
+    @expose("/<int:pk>/print", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("print")
+    def print_record(self, pk):
+        """Print the complaint record form (客户投诉处理记录表) and file it in the archive.
+        ---
+        post:
+          description: >-
+            Each call files a new copy: a reprint is a new archive record whose `previous_id` names the
+            copy before it (`revision` counts them). Optional body `{"form": "complaint_record" |
+            "return_visit"}` (default complaint_record).
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            201: {description: The archive record of the printed copy (number, sha256, verify_code, previous_id)}
+            403: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/404'}
+        """
+        from app import printing
+        from app.views.base import may_reveal
+
+        from .archive import print_response
+
+        body = request.get_json(silent=True) if request.data else {}
+        forms = {"complaint_record": printing.print_complaint_record,
+                 "return_visit": printing.print_complaint_return_visit}
+        form = (body.get("form") or "complaint_record") if isinstance(body, dict) else None
+        if form not in forms:
+            return self.domain_error(ValidationError({"form": _l("Choose complaint_record or return_visit.")}))
+        try:
+            complaint = self._get_visible(pk)
+        except DomainError as err:
+            return self.domain_error(err)
+        return print_response(self, lambda: forms[form](db.session, complaint, self.actor(), may_reveal()))
 
     @expose("/<int:pk>/steps", methods=["GET"])
     @protect()

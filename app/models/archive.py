@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import NO_ID_REUSE, AuditedMixin, Model
 
@@ -83,3 +83,11 @@ class ArchiveLoan(AuditedMixin, Model):
     returned_at: Mapped[datetime | None] = mapped_column(DateTime)
     registered_by_name: Mapped[str] = mapped_column(String(64), nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+
+    archive_record: Mapped[ArchiveRecord] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def overdue(self) -> bool:
+        from app.domain.archive_loans import is_overdue  # the rule lives in the domain
+
+        return is_overdue(self)

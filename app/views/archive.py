@@ -1,0 +1,408 @@
+"""The archive pages: archived copies (list, detail, the PDF), printing (each print is filed at once),
+the verification page a QR code opens, and the consultation and lending register."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import not_, select
+from wtforms import SelectField, StringField, TextAreaField
+
+from app import printing
+from app.domain import archive, archive_loans, complaints
+from app.domain.errors import DomainError, ValidationError
+from app.domain.records import unit_of_work
+from app.extensions import db
+from app.models import ArchiveLoan, ArchiveRecord
+from app.models.choices import LoanKind, LoanState
+
+from .base import DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
+from .complaints import ComputedColumnsInterface
+from .labels import COMMON
+
+ARCHIVE = {
+    **COMMON,
+    "number": _l("Archive number"), "title": _l("Title"), "form": _l("Form"), "form_code": _l("Form code"),
+    "source_label": _l("Source record"), "source_table": _l("Source"), "revision": _l("Print"),
+    "retention": _l("Retention"), "retention_years": _l("Retention (years)"), "pages": _l("Pages"),
+    "size": _l("Size (bytes)"), "sha256": _l("SHA-256 of the file"), "verify_code": _l("Verification code"),
+    "printed_at": _l("Printed at"), "printed_by_name": _l("Printed by"), "previous": _l("Replaces"),
+}
+LOAN = {
+    **COMMON,
+    "archive_record": _l("Archive number"), "archive_record_id": _l("Archive number"), "kind": _l("Kind"),
+    "borrower": _l("Borrower"), "borrower_department": _l("Borrower's department"), "purpose": _l("Purpose"),
+    "state": _l("State"), "due_on": _l("Due on"), "out_at": _l("Out at"), "returned_at": _l("Returned at"),
+    "registered_by_name": _l("Registered by"), "note": _l("Note"), "overdue": _l("Overdue"),
+}
+FILE_STATES = {"ok": _l("The stored file matches its hash."), "missing": _l("The stored file is missing."),
+               "changed": _l("The stored file was changed: it no longer matches its hash.")}
+CONFIRM_PRINT = _l("Print and file this form in the archive? An archived copy can never be deleted.")
+
+
+def _minute(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+def _actor():
+    return current_app.appbuilder.sm.current_user
+
+
+def _after_printing(record: ArchiveRecord):
+    flash(str(_l("Printed and filed as %(number)s.", number=record.number)), "success")
+    return redirect(url_for("ArchiveRecordView.show", pk=record.id))
+
+
+def _print(action):
+    """Print and file in one transaction; a refusal is shown and nothing is filed."""
+    try:
+        with unit_of_work(db.session):
+            record = action()
+            record_id = record.id
+    except ValidationError as err:
+        flash(" ".join(str(m) for m in err.errors.values()) or str(err), "danger")
+        return redirect(request.referrer or url_for("ArchiveRecordView.list"))
+    except DomainError as err:
+        flash(str(err), "danger")
+        return redirect(request.referrer or url_for("ArchiveRecordView.list"))
+    return _after_printing(db.session.get(ArchiveRecord, record_id))
+
+
+# --- archived copies ---------------------------------------------------------------------------
+
+class FilterArchiveSource(RelatedTextFilter):
+    name = _l("Source record contains")
+    arg_name = "kefu_archive_source"
+
+    def condition(self, value):
+        return ArchiveRecord.source_label.contains(value, autoescape=True)
+
+
+class ArchiveRecordView(DomainModelView):
+    datamodel = KefuInterface(ArchiveRecord, custom_filters={
+        "form": [FilterEqual, FilterNotEqual], "source_label": [FilterArchiveSource]})
+    route_base = "/archive"
+    base_permissions = ["can_list", "can_show", "can_download"]
+    list_title = _l("Archive")
+    show_title = _l("Archived copy")
+    label_columns = ARCHIVE
+    list_columns = ["number", "title", "form_code", "source_label", "revision", "retention", "printed_by_name",
+                    "printed_at"]
+    order_columns = ["number", "printed_at", "form_code"]
+    search_columns = ["number", "title", "form", "source_label", "printed_by_name", "printed_at"]
+    base_order = ("id", "desc")
+    formatters_columns = {"printed_at": _minute, "revision": lambda v: f"第 {v} 次" if v else ""}
+    list_template = "kefu/archive_list.html"
+
+    def __init__(self, **kwargs):
+        self.search_form_extra_fields = {
+            "form": SelectField(_l("Form"), choices=[(name, label) for name, label in FORM_LABELS.items()]),
+        }
+        super().__init__(**kwargs)
+
+    def _record(self, pk) -> ArchiveRecord:
+        try:
+            record = db.session.get(ArchiveRecord, int(pk))
+        except (TypeError, ValueError):
+            record = None
+        if record is None:
+            abort(404)
+        return record
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        record = self._record(pk)
+        return self.render_template("kefu/archive_show.html", title=self.show_title, record=record,
+                                    **record_context(record))
+
+    @expose("/file/<int:pk>", methods=["GET"])
+    @has_access
+    @permission_name("download")
+    def file(self, pk):
+        record = self._record(pk)
+        try:
+            data = archive.read_file(record)
+        except DomainError as err:
+            flash(str(err), "danger")
+            return redirect(url_for(".show", pk=pk))
+        return Response(data, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="{record.number}.pdf"', "Cache-Control": "no-store"})
+
+
+FORM_LABELS = {
+    "complaint_record": "客户投诉处理记录表", "return_visit": "回访记录表", "complaint_ledger": "投诉台帐",
+    "lending_register": "档案借阅登记表", "visit_record": "走访客户记录表", "opinion_sheet": "客户意见、建议征求表",
+}
+
+
+def record_context(record: ArchiveRecord) -> dict:
+    """What the detail and verification pages show of a record: its file's state and its versions."""
+    session = db.session
+    state = archive.file_state(record)
+    versions = session.scalars(select(ArchiveRecord).where(
+        ArchiveRecord.form == record.form, ArchiveRecord.source_table == record.source_table,
+        ArchiveRecord.source_id == record.source_id).order_by(ArchiveRecord.id)).all() if record.source_id else [record]
+    sm = current_app.appbuilder.sm
+    rows = [(ARCHIVE["number"], record.number), (ARCHIVE["title"], record.title),
+            (ARCHIVE["form"], f"{FORM_LABELS.get(record.form, record.form)}（{record.form_code}）"),
+            (ARCHIVE["source_label"], record.source_label or ""), (ARCHIVE["revision"], f"第 {record.revision} 次"),
+            (ARCHIVE["retention"], record.retention_label), (ARCHIVE["pages"], record.pages),
+            (ARCHIVE["printed_at"], _minute(record.printed_at)), (ARCHIVE["printed_by_name"], record.printed_by_name),
+            (ARCHIVE["sha256"], record.sha256), (ARCHIVE["verify_code"], record.verify_code)]
+    return {"rows": rows, "file_state": state, "file_state_text": FILE_STATES[state], "versions": versions,
+            "may_download": sm.has_access("can_download", "ArchiveRecordView"),
+            "may_register": sm.has_access("can_add", "ArchiveLoanView")}
+
+
+# --- printing --------------------------------------------------------------------------------------
+
+class PrintView(BaseView):
+    """Each action prints a form and files it in the archive (POST, after the page asked to confirm)."""
+
+    route_base = "/print"
+    base_permissions = ["can_complaint", "can_ledger", "can_blank", "can_register"]
+
+    @expose("/complaint/<int:pk>/<form>", methods=["POST"])
+    @has_access
+    @permission_name("complaint")
+    def complaint(self, pk, form):
+        kinds = {"complaint_record": printing.print_complaint_record,
+                 "return_visit": printing.print_complaint_return_visit}
+        if form not in kinds:
+            abort(404)
+        try:
+            item = complaints.get_visible(db.session, pk, _actor())
+        except DomainError:
+            abort(404)
+        return _print(lambda: kinds[form](db.session, item, _actor(), may_reveal()))
+
+    @expose("/ledger", methods=["POST"])
+    @has_access
+    @permission_name("ledger")
+    def ledger(self):
+        month = request.form.get("month", "")
+        return _print(lambda: printing.print_ledger(db.session, month, _actor()))
+
+    @expose("/blank/<name>", methods=["POST"])
+    @has_access
+    @permission_name("blank")
+    def blank(self, name):
+        if name not in printing.BLANK_FORMS:
+            abort(404)
+        return _print(lambda: printing.print_blank(db.session, name, _actor()))
+
+    @expose("/register", methods=["POST"])
+    @has_access
+    @permission_name("register")
+    def register(self):
+        try:
+            year = int(request.form.get("year") or date.today().year)
+        except ValueError:
+            year = date.today().year
+        return _print(lambda: printing.print_lending_register(db.session, _actor(), year))
+
+
+# --- verification -----------------------------------------------------------------------------------
+
+class VerifyView(BaseView):
+    """What a QR code on a printed page opens: is this archive number real, does the code on the paper
+    belong to it, and does the stored file still match the hash taken when it was printed."""
+
+    route_base = "/verify"
+    default_view = "index"
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self):
+        number = (request.args.get("number") or "").strip().upper()
+        if number:
+            return redirect(url_for(".check", number=number, c=request.args.get("c", "")))
+        return self.render_template("kefu/archive_verify.html", title=_l("Verify a printed form"), record=None,
+                                    number="", searched=False)
+
+    @expose("/<number>", methods=["GET"])
+    @has_access
+    @permission_name("index")
+    def check(self, number):
+        record = archive.by_number(db.session, number.strip().upper())
+        code = (request.args.get("c") or "").strip().upper()
+        context = record_context(record) if record else {}
+        return self.render_template(
+            "kefu/archive_verify.html", title=_l("Verify a printed form"), record=record, number=number,
+            searched=True, code=code, code_matches=bool(record and code == record.verify_code), **context)
+
+
+# --- the consultation and lending register ------------------------------------------------------------
+
+class LoanForm(DynamicForm):
+    number = StringField(_l("Archive number"), widget=BS3TextFieldWidget(),
+                         description=_l("As printed on the form, e.g. KF-2026-000123."))
+    kind = SelectField(_l("Kind"), choices=LoanKind.choices(), validate_choice=False, widget=Select2Widget())
+    borrower = StringField(_l("Borrower"), widget=BS3TextFieldWidget())
+    borrower_department = StringField(_l("Borrower's department"), widget=BS3TextFieldWidget())
+    purpose = TextAreaField(_l("Purpose"), widget=BS3TextAreaFieldWidget())
+    due_on = StringField(_l("Due on"), description=_l("Needed for a loan outside the company."))
+    note = TextAreaField(_l("Note"), widget=BS3TextAreaFieldWidget())
+
+
+def _overdue_cell(overdue: bool):
+    if overdue:
+        return Markup('<span class="text-danger kefu-overdue-flag" style="color:#c9302c;font-weight:bold">{}</span>'
+                      ).format(_l("Overdue"))
+    return ""
+
+
+class FilterLoanNumber(RelatedTextFilter):
+    name = _l("Archive number contains")
+    arg_name = "kefu_loan_number"
+
+    def condition(self, value):
+        return ArchiveLoan.archive_record.has(ArchiveRecord.number.contains(value.upper(), autoescape=True))
+
+
+class FilterLoanOverdue(BaseFilter):
+    name = _l("Is")
+    arg_name = "kefu_loan_overdue"
+
+    def apply(self, query, value):
+        clause = archive_loans.overdue_clause()
+        if value in ("y", "yes", "1", "true", "on"):
+            return query.filter(clause)
+        if value in ("n", "no", "0", "false", "off"):
+            return query.filter(not_(clause))
+        return query
+
+
+class ArchiveLoanView(DomainModelView):
+    datamodel = ComputedColumnsInterface(ArchiveLoan, custom_filters={
+        "state": [FilterEqual, FilterNotEqual], "kind": [FilterEqual, FilterNotEqual],
+        "archive_record": [FilterLoanNumber], "overdue": [FilterLoanOverdue]}, virtual_columns=["overdue"])
+    route_base = "/archiveloan"
+    base_permissions = ["can_list", "can_show", "can_add", "can_lend", "can_return"]
+    list_title = _l("Consultation and lending register")
+    show_title = _l("Register entry")
+    label_columns = LOAN
+    list_columns = ["archive_record", "kind", "borrower", "borrower_department", "state", "out_at", "due_on",
+                    "returned_at", "overdue"]
+    order_columns = ["out_at", "due_on", "state"]
+    search_columns = ["archive_record", "overdue", "kind", "state", "borrower", "borrower_department", "due_on"]
+    base_order = ("id", "desc")
+    formatters_columns = {"kind": LoanKind.label_of, "state": LoanState.label_of, "out_at": _minute,
+                          "returned_at": _minute, "overdue": _overdue_cell}
+    list_template = "kefu/archive_loan_list.html"
+    # FAB builds forms from these when the view is set up; the register's own form is LoanForm.
+    add_columns = edit_columns = ["kind", "borrower", "borrower_department", "purpose", "due_on", "note"]
+    show_columns = ["kind", "borrower", "borrower_department", "purpose", "state", "due_on", "out_at", "returned_at"]
+
+    def __init__(self, **kwargs):
+        self.search_form_extra_fields = {
+            "state": SelectField(_l("State"), choices=LoanState.choices()),
+            "kind": SelectField(_l("Kind"), choices=LoanKind.choices()),
+            "overdue": SelectField(_l("Overdue"), choices=[("y", _l("Yes")), ("n", _l("No"))]),
+            "archive_record": StringField(_l("Archive number"), widget=BS3TextFieldWidget()),
+        }
+        super().__init__(**kwargs)
+
+    def _loan(self, pk) -> ArchiveLoan:
+        loan = db.session.get(ArchiveLoan, pk)
+        if loan is None:
+            abort(404)
+        return loan
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        form = LoanForm()
+        if request.method == "GET" and request.args.get("number"):
+            form.number.data = request.args["number"]
+        if request.method == "POST":
+            record = archive.by_number(db.session, (form.number.data or "").strip().upper())
+            try:
+                with unit_of_work(db.session):
+                    loan = archive_loans.register(
+                        db.session, form.kind.data, record.id if record else None,
+                        {name: form[name].data for name in ("borrower", "borrower_department", "purpose",
+                                                            "due_on", "note")}, _actor())
+                    loan_id, kind = loan.id, loan.kind
+            except ValidationError as err:
+                for name, message in err.errors.items():
+                    field = form["number"] if name == "archive_record_id" else (form[name] if name in form else None)
+                    if field is not None:
+                        field.errors = [*field.errors, str(message)]
+                    else:
+                        flash(str(message), "danger")
+                flash(str(err.message), "danger")
+            except DomainError as err:
+                flash(str(err), "danger")
+            else:
+                flash(str(_l("Registered. The loan now waits for the general manager's approval.")
+                          if kind == LoanKind.LOAN else _l("Registered: the file is out for consultation.")),
+                      "success")
+                return redirect(url_for(".show", pk=loan_id))
+        return self.render_template("kefu/archive_loan_add.html", title=_l("Register a consultation or loan"),
+                                    form=form)
+
+    @expose("/show/<int:pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        loan = self._loan(pk)
+        record = db.session.get(ArchiveRecord, loan.archive_record_id)
+        sm = current_app.appbuilder.sm
+        overdue = archive_loans.is_overdue(loan)
+        rows = [(LOAN["archive_record"], record.number), (ARCHIVE["title"], record.title),
+                (LOAN["kind"], LoanKind.label_of(loan.kind)), (LOAN["borrower"], loan.borrower),
+                (LOAN["borrower_department"], loan.borrower_department), (LOAN["purpose"], loan.purpose),
+                (LOAN["state"], LoanState.label_of(loan.state) + ("（已逾期）" if overdue else "")),
+                (LOAN["due_on"], f"{loan.due_on:%Y-%m-%d}" if loan.due_on else ""),
+                (LOAN["out_at"], _minute(loan.out_at)), (LOAN["returned_at"], _minute(loan.returned_at)),
+                (LOAN["registered_by_name"], loan.registered_by_name), (LOAN["note"], loan.note or "")]
+        return self.render_template(
+            "kefu/archive_loan_show.html", title=self.show_title, loan=loan, record=record, rows=rows,
+            overdue=overdue, may_lend=loan.state == LoanState.APPROVED and sm.has_access("can_lend", "ArchiveLoanView"),
+            may_return=loan.state == LoanState.OUT and sm.has_access("can_return", "ArchiveLoanView"))
+
+    def _move(self, pk, move, done):
+        loan = self._loan(pk)
+        try:
+            with unit_of_work(db.session):
+                move(db.session, loan, _actor())
+        except DomainError as err:
+            flash(str(err), "danger")
+        else:
+            flash(str(done), "success")
+        return redirect(url_for(".show", pk=pk))
+
+    @expose("/lend/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("lend")
+    def lend(self, pk):
+        return self._move(pk, archive_loans.lend, _l("Registered: the file is out on loan."))
+
+    @expose("/return/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("return")
+    def register_return(self, pk):
+        return self._move(pk, archive_loans.register_return, _l("Registered: the file is back in the archive."))
+
+
+def register(appbuilder) -> list[tuple]:
+    category, category_label = "Archive", _l("Archive")
+    appbuilder.add_view(ArchiveRecordView, "Archived copies", label=_l("Archived copies"), icon="fa-archive",
+                        category=category, category_label=category_label, category_icon="fa-archive")
+    appbuilder.add_view(ArchiveLoanView, "Lending register", label=_l("Consultation and lending register"),
+                        icon="fa-exchange", category=category, category_label=category_label)
+    appbuilder.add_view(VerifyView, "Verify a printed form", label=_l("Verify a printed form"), icon="fa-qrcode",
+                        category=category, category_label=category_label)
+    appbuilder.add_view_no_menu(PrintView)
+    return [(ArchiveRecordView, "Archived copies", category), (ArchiveLoanView, "Lending register", category),
+            (VerifyView, "Verify a printed form", category)]
