@@ -176,3 +176,17 @@ def audit_count(session) -> int:
     from app.models import AuditLog
 
     return session.scalar(select(func.count(AuditLog.id)))
+
+
+@pytest.fixture
+def artifacts(request):
+    """Where a person can look at what the tests printed: <--output>/forms/ (make test: test-artifacts/<db>/)."""
+    from pathlib import Path
+
+    try:
+        base = Path(request.config.getoption("--output"))
+    except ValueError:
+        base = Path("test-artifacts")
+    folder = base / "forms"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

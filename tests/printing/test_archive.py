@@ -174,3 +174,29 @@ def test_archive_verify_names_changed_missing_and_unregistered_files(own_archive
     assert f"{numbers[1]}: file missing" in result.output
     assert "unregistered file in the archive: 2026/KF-2026-999999.pdf" in result.output
     assert numbers[2] not in result.output and numbers[3] not in result.output
+
+
+def test_the_record_of_a_major_complaint_shows_the_gms_decisions_and_every_step(app, ctx, users, artifacts):
+    complaint = ctx.scalars(select(Complaint).where(Complaint.state == "fed_back", Complaint.severity == "major")
+                            .order_by(Complaint.id)).first()
+    assert complaint is not None, "the demo data has a major complaint that went through every step"
+    with records.unit_of_work(ctx):
+        record = printing.print_complaint_record(ctx, complaint, users["cs_manager"], may_reveal=True,
+                                                 printed_at=PRINTED_AT)
+    flat = read.text(stored(app, record).read_bytes()).replace(" ", "")
+    for expected in ("总经理审批", "同意", "处理方案", "回访", "反馈", complaint.customer.mobile):
+        assert expected in flat, expected  # the manager may reveal: the full mobile is printed (and audited)
+    read.first_page_png(stored(app, record), artifacts / "complaint_record_major")
+
+
+def test_the_return_visit_record_carries_the_visit(app, ctx, users, artifacts):
+    complaint = a_complaint(ctx, "fed_back")
+    with records.unit_of_work(ctx):
+        record = printing.print_complaint_return_visit(ctx, complaint, users["cs_staff"], False,
+                                                       printed_at=PRINTED_AT)
+    assert record.form_code == "KF/QR-04"
+    flat = read.text(stored(app, record).read_bytes()).replace(" ", "")
+    for expected in ("回访记录表", "投诉回访", complaint.number, complaint.customer.name,
+                     complaint.return_visit_record.replace(" ", "")[:10]):
+        assert expected in flat, expected
+    read.first_page_png(stored(app, record), artifacts / "return_visit")
