@@ -102,8 +102,9 @@ def _render_in_this_process(kind: str, n: int, repeats: int) -> dict:
 
 
 def render(kind: str, n: int, repeats: int) -> dict:
-    code = ("import json, sys; sys.path.insert(0, %r); from bench.printing import _render_in_this_process as r; "
-            "print(json.dumps(r(%r, %d, %d)))" % (str(ROOT), kind, n, repeats))
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); "
+            "from bench.printing import _render_in_this_process as r; "
+            f"print(json.dumps(r({kind!r}, {n}, {repeats})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
