@@ -61,7 +61,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.session_interface = KefuSessionInterface()
 
     from app import audit, models  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import archive, archive_loans, complaints, records
+    from app.domain import archive, archive_loans, complaints, records, visits
     from app.extensions import db, migrate
 
     db.init_app(app)
@@ -71,6 +71,7 @@ def create_app(config_object="config.Config") -> Flask:
     audit.install(Session)  # the audit trail, on every session
     archive.install(Session)  # a printed file whose record does not commit is removed again
     archive_loans.install()  # loans outside the company go to the general manager
+    visits.install(Session)  # visit states change only through the visit procedure; summaries go to the GM
 
     with app.app_context():
         appbuilder = AppBuilder(indexview=KefuIndexView, base_template="kefu/base.html")

@@ -202,3 +202,107 @@ def print_blank(session, name: str, actor, printed_at: datetime | None = None):
     form = BLANK_FORMS[name]
     return archive.file_form(session, form, form.blank(), actor, source_label="空白表",
                              title=f"{form.TITLE}（空白）", retention_years=RETENTION_YEARS[name], printed_at=printed_at)
+
+
+# --- the two permanent visit forms, filled from a visit, and return-visit records ---------------------------
+
+def _contact_phone(session, visit, actor, may_reveal: bool) -> str:
+    if not visit.contact_phone:
+        return ""
+    if may_reveal:
+        return privacy.reveal(session, visit, "contact_phone", actor, True)
+    return privacy.mask("contact_phone", visit.contact_phone)
+
+
+def visit_record_data(session, visit, actor, may_reveal: bool) -> dict:
+    from app.models import Project, Rectification, ReturnVisit, VisitItem
+    from app.models.choices import ContactRole, ItemResult, ServiceItem
+    from app.views.complaints import user_names
+
+    unit = session.get(Unit, visit.unit_id) if visit.unit_id else None
+    project = session.get(Project, unit.building.project_id) if unit else None
+    staff = user_names(session, {visit.staff_id}).get(visit.staff_id, "")
+    items = session.scalars(select(VisitItem).where(VisitItem.visit_id == visit.id).order_by(VisitItem.seq)).all()
+    rectifications = session.scalars(select(Rectification).where(Rectification.visit_id == visit.id)
+                                     .order_by(Rectification.id)).all()
+    seq_of = {item.id: item.seq for item in items}
+    done = session.scalars(select(ReturnVisit).where(ReturnVisit.visit_id == visit.id, ReturnVisit.state == "done")
+                           .order_by(ReturnVisit.id.desc())).first()
+    return {
+        "fields": [("项目/楼宇", project.name if project else ""), ("客户（公司）", visit.customer.name),
+                   ("房号", getattr(unit, "label", "") if unit else ""), ("走访时间", _minute(visit.visited_at or visit.planned_at)),
+                   ("走访人员", "、".join(p for p in (staff, visit.companions or "") if p)),
+                   ("接待人", f"{visit.contact_name}（{ContactRole.label_of(visit.contact_role)}）"),
+                   ("职务", visit.contact_post or ""), ("联系电话", _contact_phone(session, visit, actor, may_reveal))],
+        "items": [[item.seq, ServiceItem.label_of(item.service_item), item.opinion or "", ItemResult.label_of(item.result),
+                   item.explanation or ""] for item in items],
+        "rectifications": [[seq_of.get(r.item_id, ""), ServiceItem.label_of(r.item.service_item) + "：" + (r.item.opinion or ""),
+                            r.measure, f"{r.department.name} {r.responsible_person}", f"{r.deadline:%Y-%m-%d}",
+                            "是" if r.tenant_consulted else "否", r.round] for r in rectifications],
+        "return_visit": [("回访日期", _minute(done.done_at) if done else ""),
+                         ("整改效果确认", ("已确认" if done.effect_confirmed else "—") if done else ""),
+                         ("满意度（1–5）", done.satisfaction if done else ""), ("回访人", done.done_by_name if done else "")],
+        "opinions": visit.opinions or "",
+    }
+
+
+def opinion_sheet_data(session, visit, actor, may_reveal: bool) -> dict:
+    from app.models import VisitItem
+    from app.models.choices import ItemResult, ServiceItem
+
+    unit = session.get(Unit, visit.unit_id) if visit.unit_id else None
+    marks = {ItemResult.QUALIFIED: 1, ItemResult.OUT_OF_SCOPE: 2, ItemResult.NON_CONFORMING: 3}
+    found = {item.service_item: item for item in session.scalars(
+        select(VisitItem).where(VisitItem.visit_id == visit.id).order_by(VisitItem.seq))}
+    ratings = []
+    for code, label in ((m.value, m.label) for m in ServiceItem):
+        item = found.get(code)
+        row = [label, "□", "□", "□", ""]
+        if item is not None:
+            row[marks[item.result]] = "■"
+            row[4] = item.opinion or item.explanation or ""
+        ratings.append(row)
+    return {"fields": [("客户", visit.customer.name), ("房号", getattr(unit, "label", "") if unit else ""),
+                       ("联系人", visit.contact_name), ("联系电话", _contact_phone(session, visit, actor, may_reveal)),
+                       ("日期", f"{(visit.visited_at or visit.planned_at):%Y-%m-%d}"), ("走访编号", visit.number)],
+            "ratings": ratings, "opinions": visit.opinions or "",
+            "office": [("收到日期", f"{visit.visited_at:%Y-%m-%d}" if visit.visited_at else ""),
+                       ("处理人", ""), ("答复客户日期", _minute(visit.return_visited_at))]}
+
+
+def print_visit_forms(session, visit, actor, may_reveal: bool, printed_at: datetime | None = None) -> list:
+    """Both permanent forms of a visit, filled, into the archive (a reprint is a new version of each)."""
+    with force_locale("zh"):
+        record_data = visit_record_data(session, visit, actor, may_reveal)
+        sheet_data = opinion_sheet_data(session, visit, actor, may_reveal)
+    return [archive.file_form(session, visit_record, record_data, actor, source=visit, source_label=visit.number,
+                              title=f"走访客户记录表 {visit.number}", retention_years=RETENTION_YEARS["visit_record"],
+                              printed_at=printed_at),
+            archive.file_form(session, opinion_sheet, sheet_data, actor, source=visit, source_label=visit.number,
+                              title=f"客户意见、建议征求表 {visit.number}",
+                              retention_years=RETENTION_YEARS["opinion_sheet"], printed_at=printed_at)]
+
+
+def return_visit_data(session, record, actor, may_reveal: bool) -> dict:
+    from app.models import Visit
+    from app.models.choices import ReturnVisitKind
+
+    unit = session.get(Unit, record.unit_id) if record.unit_id else None
+    visit = session.get(Visit, record.visit_id) if record.visit_id else None
+    source = visit.number if visit else record.number
+    subject = {"visit": f"走访 {source} 的整改效果", "delivery": "交房后的房屋质量与服务",
+               "move_in": "入住三个月后的居住体验与物业服务"}.get(record.kind, "")
+    return {"kind": ReturnVisitKind.label_of(record.kind), "source_number": source, "customer": record.customer.name,
+            "unit": getattr(unit, "label", "") if unit else "",
+            "phone": _customer_phone(session, record.customer, actor, may_reveal),
+            "method": VisitMethod.label_of(record.method) if record.method else "", "date": _minute(record.done_at),
+            "by": record.done_by_name or "", "due": f"{record.due_on:%Y-%m-%d}", "satisfaction": record.satisfaction or "",
+            "subject": subject, "record": record.record or "", "follow_up": record.follow_up or ""}
+
+
+def print_return_visit(session, record, actor, may_reveal: bool, printed_at: datetime | None = None):
+    with force_locale("zh"):
+        data = return_visit_data(session, record, actor, may_reveal)
+    return archive.file_form(session, return_visit, data, actor, source=record, source_label=record.number,
+                             title=f"回访记录表 {record.number}", retention_years=RETENTION_YEARS["return_visit"],
+                             printed_at=printed_at)

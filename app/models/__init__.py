@@ -11,9 +11,11 @@ from .customers import Customer, CustomerUnit
 from .org import Department, UserDepartment
 from .properties import Building, Project, Unit
 from .sessions import LoginSession
+from .visits import Rectification, ReturnVisit, Visit, VisitItem, VisitStep, VisitSummary
 
 __all__ = [
     "GENESIS_HASH", "AuditChainHead", "AuditLog", "BOOKKEEPING_COLUMNS", "AuditedMixin", "Model",
     "Customer", "CustomerUnit", "Approval", "ArchiveCounter", "ArchiveLoan", "ArchiveRecord", "CalendarDay", "CalendarYear", "CaseEntry", "Complaint",
     "ComplaintAttachment", "ComplaintStep", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession",
+    "Rectification", "ReturnVisit", "Visit", "VisitItem", "VisitStep", "VisitSummary",
 ]

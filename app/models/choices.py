@@ -180,3 +180,87 @@ LoanState.LABELS = {
     "requested": _l("Waiting for the general manager"), "rejected": _l("Rejected"),
     "approved": _l("Approved, not yet out"), "out": _l("Out"), "returned": _l("Returned"),
 }
+
+
+class VisitState(LabelledEnum):
+    PLANNED = "planned"
+    VISITED = "visited"
+    RECTIFYING = "rectifying"
+    RETURN_VISITED = "return_visited"
+    SUMMARISED = "summarised"
+    ARCHIVED = "archived"
+
+
+VisitState.LABELS = {
+    "planned": _l("Planned"), "visited": _l("Visited"), "rectifying": _l("Rectifying"),
+    "return_visited": _l("Return-visited"), "summarised": _l("Summarised"), "archived": _l("Archived"),
+}
+
+
+class ContactRole(LabelledEnum):
+    MAIN_CONTACT = "main_contact"
+    PROPERTY_CONTACT = "property_contact"
+    HOUSEHOLD = "household"
+
+
+ContactRole.LABELS = {"main_contact": _l("Main contact"), "property_contact": _l("Property contact"),
+                      "household": _l("The household")}
+
+
+class ServiceItem(LabelledEnum):
+    SECURITY = "security"
+    CLEANING = "cleaning"
+    GREENING = "greening"
+    MAINTENANCE = "maintenance"
+    EQUIPMENT = "equipment"
+    PARKING = "parking"
+    RECEPTION = "reception"
+    OTHER = "other"
+
+
+ServiceItem.LABELS = {
+    "security": _l("Security"), "cleaning": _l("Cleaning"), "greening": _l("Greenery and surroundings"),
+    "maintenance": _l("Repairs and maintenance"), "equipment": _l("Equipment operation"), "parking": _l("Parking"),
+    "reception": _l("Customer reception"), "other": _l("Other"),
+}
+
+
+class ItemResult(LabelledEnum):
+    QUALIFIED = "qualified"
+    NON_CONFORMING = "non_conforming"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+ItemResult.LABELS = {"qualified": _l("Qualified"), "non_conforming": _l("Non-conforming"),
+                     "out_of_scope": _l("Outside the management's scope")}
+
+
+class RectificationState(LabelledEnum):
+    OPEN = "open"
+    DONE = "done"
+    SATISFIED = "satisfied"
+
+
+RectificationState.LABELS = {"open": _l("Being rectified"), "done": _l("Done, waiting for the customer"),
+                             "satisfied": _l("Customer satisfied")}
+
+
+class ReturnVisitKind(LabelledEnum):
+    VISIT = "visit"
+    DELIVERY = "delivery"
+    MOVE_IN = "move_in"
+
+
+ReturnVisitKind.LABELS = {"visit": _l("Visit return visit"), "delivery": _l("Delivery return visit"),
+                          "move_in": _l("Move-in return visit")}
+
+
+class SummaryState(LabelledEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    RETURNED = "returned"
+
+
+SummaryState.LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted to the general manager"),
+                       "acknowledged": _l("Acknowledged"), "returned": _l("Returned with a comment")}

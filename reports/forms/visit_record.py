@@ -28,6 +28,7 @@ def story(data: dict, kit) -> list:
         kit.table(["序号", "不合格项", "整改措施", "责任部门及责任人", "完成期限", "事先征询租户", "轮次"],
                   data["rectifications"], [9, 36, 50, 34, 20, 22, 10], wrap=frozenset({1, 2, 3}),
                   row_height=data.get("row_height")),
+        *([kit.box("客户意见和建议", 18 * mm, data["opinions"])] if data.get("opinions") else []),
         kit.section("回访"),
         kit.fields(data["return_visit"]),
         kit.gap(4 * mm),
