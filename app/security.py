@@ -79,6 +79,25 @@ CALENDAR_READ = {"CalendarDayView": READ_VIEW}
 REVEAL = {REVEAL_PERMISSION[1]: (REVEAL_PERMISSION[0],)}
 DEPARTMENT_READ = {"DepartmentView": READ_VIEW, "DepartmentApi": READ_API}
 AUDIT_LOG = {"AuditLogView": READ_VIEW}
+VISIT_READ = {
+    "VisitView": READ_VIEW, "VisitApi": READ_API, "RectificationView": READ_VIEW, "RectificationApi": READ_API,
+    "ReturnVisitView": READ_VIEW, "ReturnVisitApi": READ_API, "VisitSummaryView": READ_VIEW, "VisitSummaryApi": READ_API,
+}
+VISIT_WORK = {  # plan and record visits, rectifications and return visits (the domain decides each step)
+    "VisitView": READ_VIEW + ("can_add", "can_transition", "can_print"),
+    "VisitApi": READ_API + ("can_post", "can_transition", "can_print"),
+    "RectificationView": READ_VIEW + ("can_transition",), "RectificationApi": READ_API + ("can_transition",),
+    "ReturnVisitView": READ_VIEW + ("can_record", "can_print", "can_schedule"),
+    "ReturnVisitApi": READ_API + ("can_record", "can_print", "can_schedule"),
+    "VisitSummaryView": READ_VIEW, "VisitSummaryApi": READ_API,
+}
+VISIT_SUMMARY_WRITE = {  # the manager drafts, edits and submits the summary to the general manager
+    "VisitSummaryView": READ_VIEW + ("can_add", "can_edit", "can_submit", "can_case"),
+    "VisitSummaryApi": READ_API + ("can_post", "can_put", "can_submit", "can_case"),
+}
+RECTIFICATION_WORK = {  # department staff: only their department's items (scope), only their steps
+    "RectificationView": READ_VIEW + ("can_transition",), "RectificationApi": READ_API + ("can_transition",),
+}
 ARCHIVE_READ = {"ArchiveRecordView": READ_VIEW + ("can_download",), "ArchiveApi": READ_API + ("can_file",)}
 PRINT_COMPLAINT_FORMS = {"PrintView": ("can_complaint", "can_blank"), "ComplaintApi": ("can_print",)}
 PRINT_LEDGER = {"PrintView": ("can_ledger",)}
@@ -92,15 +111,16 @@ EVERYTHING_READ = {"*": READ_VIEW + READ_API + ("can_export",)}
 
 ROLE_PERMISSIONS: dict[str, list[dict[str, tuple[str, ...]]]] = {
     CS_STAFF: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ, COMPLAINT_WORK,
-               CALENDAR_READ, ARCHIVE_READ, PRINT_COMPLAINT_FORMS],
+               CALENDAR_READ, ARCHIVE_READ, PRINT_COMPLAINT_FORMS, VISIT_WORK],
     CS_MANAGER: [SELF_SERVICE, PROPERTY_WRITE, CUSTOMER_WRITE, REVEAL, DEPARTMENT_READ, COMPLAINT_WORK,
                  STATISTICS, CASE_LIBRARY_WRITE, CALENDAR_READ, ARCHIVE_READ, PRINT_COMPLAINT_FORMS, PRINT_LEDGER,
-                 LENDING_READ],
-    DEPARTMENT_STAFF: [SELF_SERVICE, PROPERTY_READ, DEPARTMENT_READ, DEPARTMENT_WORK, CALENDAR_READ],
+                 LENDING_READ, VISIT_WORK, VISIT_SUMMARY_WRITE],
+    DEPARTMENT_STAFF: [SELF_SERVICE, PROPERTY_READ, DEPARTMENT_READ, DEPARTMENT_WORK, CALENDAR_READ,
+                       RECTIFICATION_WORK],
     ARCHIVIST: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, DEPARTMENT_READ, COMPLAINT_READ, ARCHIVE_READ,
                 LENDING_REGISTER],
     GENERAL_MANAGER: [SELF_SERVICE, PROPERTY_READ, CUSTOMER_READ, REVEAL, DEPARTMENT_READ, COMPLAINT_READ,
-                      STATISTICS, GM_APPROVALS, CALENDAR_READ, ARCHIVE_READ, PRINT_LEDGER, LENDING_READ],
+                      STATISTICS, GM_APPROVALS, CALENDAR_READ, ARCHIVE_READ, PRINT_LEDGER, LENDING_READ, VISIT_READ],
     AUDITOR: [SELF_SERVICE, EVERYTHING_READ, AUDIT_LOG, STATISTICS, ARCHIVE_READ],
 }
 ALL_ROLES = (ADMIN, CS_STAFF, CS_MANAGER, DEPARTMENT_STAFF, ARCHIVIST, GENERAL_MANAGER, AUDITOR)

@@ -1,0 +1,5 @@
+"""REST for visits (issue 6): being written."""
+
+
+def register(appbuilder) -> list[tuple]:
+    return []

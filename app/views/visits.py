@@ -1,0 +1,5 @@
+"""Visit pages (issue 6): being written."""
+
+
+def register(appbuilder) -> list[tuple]:
+    return []
