@@ -1,5 +1,7 @@
-"""Demo data: departments, two projects, ~200 customers, one user per role, the working-day calendar and
-about 300 complaints of the last six months in every state (idempotent)."""
+"""Demo data: departments, two projects, ~200 customers, one user per role, the working-day calendar,
+about 300 complaints of the last six months in every state, and visits in every state with their
+rectification items (some in a second round), a summary acknowledged by the GM and the delivery and
+move-in return visits of a project (idempotent)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app import audit
-from app.domain import approvals, calendar, complaints, records
+from app.domain import approvals, calendar, complaints, records, visits
 from app.domain.roles import (
     ADMIN,
     ARCHIVIST,
@@ -32,8 +34,10 @@ from app.models import (
     CustomerUnit,
     Department,
     Project,
+    ReturnVisit,
     Unit,
     UserDepartment,
+    Visit,
 )
 
 DEPARTMENTS = [
@@ -89,6 +93,8 @@ def load_demo(session, appbuilder, password: str | None, complaint_count: int | 
         report.append(_calendar(session, system_actor))
     wanted = DEMO_COMPLAINTS if complaint_count is None else complaint_count
     report.append(_complaints(session, appbuilder, calendar.local_now(), wanted))
+    if wanted:
+        report.append(_visits(session, appbuilder, calendar.local_now()))
     return report
 
 
@@ -551,3 +557,159 @@ def _walk(session, plan: DemoComplaint, users, departments, clock, now: datetime
         if action == "assign":
             fields = fields | {"department_id": departments[fields["department_id"]]}
         complaints.transition(session, complaint, action, actor, complaint.version, fields)
+
+
+# --- visits -------------------------------------------------------------------------------------------
+
+DEMO_VISITS = 24
+# (final state, how many, age in days of the visit, rectification items that need a second round)
+VISIT_PLAN = [("archived", 2, 75, 0), ("summarised", 3, 60, 1), ("return_visited", 5, 40, 1),
+              ("rectifying", 7, 14, 2), ("visited", 3, 2, 0), ("planned", 4, -3, 0)]
+VISIT_OPINIONS = {
+    "security": ("夜间巡逻频次不够，希望增加", "门岗登记认真，访客管理规范"),
+    "cleaning": ("大堂地面下雨天湿滑，清洁不及时", "公共区域保洁到位"),
+    "greening": ("楼前草坪有枯黄，需补种", "绿化修剪及时"),
+    "maintenance": ("报修后维修人员上门较慢", "报修响应快，维修质量好"),
+    "equipment": ("电梯高峰期等候时间过长", "空调运行正常"),
+    "parking": ("地下车库照明不足，车位线模糊", "停车引导有序"),
+    "reception": ("前台接待时有等候", "前台接待热情"),
+    "other": ("希望小区附近增加公交线路", "无"),
+}
+OUT_OF_SCOPE = {"other": "公交线路由公交公司规划，已向客户解释并表示会反映给街道"}
+MEASURES = {
+    "security": ("PM", "调整巡逻路线，夜间巡逻由两次增至四次"), "cleaning": ("PM", "雨天在大堂入口铺设防滑垫并增加拖地频次"),
+    "greening": ("PM", "补种草皮并加强养护"), "maintenance": ("ENG", "报修 30 分钟内响应，当日上门"),
+    "equipment": ("ENG", "高峰期开启全部电梯并调整群控参数"), "parking": ("ENG", "更换地库灯具并重新划线"),
+    "reception": ("PM", "高峰时段增加一名前台人员"),
+}
+
+
+def _visits(session, appbuilder, now: datetime) -> str:
+    existing = session.scalar(select(func.count()).select_from(Visit))
+    if existing >= DEMO_VISITS:
+        return f"Visits: {existing} present, none added"
+    sm = appbuilder.sm
+    users = {name: sm.find_user(username=name) for name in ("cs_staff", "cs_manager", "eng_staff", "pm_staff", "gm")}
+    departments = {d.code: d.id for d in session.scalars(select(Department))}
+    rng = random.Random(20261124)
+    customers = list(session.execute(select(Customer.id, Customer.kind, func.min(CustomerUnit.unit_id))
+                                     .join(CustomerUnit, CustomerUnit.customer_id == Customer.id)
+                                     .group_by(Customer.id, Customer.kind).order_by(Customer.id)))
+    companies = [c for c in customers if c.kind == "company"] or customers
+    made, summarised = 0, []
+    with _demo_clock(now) as clock:
+        clock["real"] = now
+        for state, count, age, second_rounds in VISIT_PLAN:
+            for i in range(count):
+                customer = companies[(made * 7) % len(companies)] if made % 3 else customers[(made * 11) % len(customers)]
+                start = (now - timedelta(days=age + i * 3, hours=rng.randint(0, 5))).replace(minute=0, second=0,
+                                                                                             microsecond=0)
+                with records.unit_of_work(session):
+                    visit = _walk_visit(session, rng, users, departments, clock, customer, start, state,
+                                        second_round=i < second_rounds)
+                made += 1
+                if state in ("summarised", "archived"):
+                    summarised.append(visit)
+        if summarised:
+            _summarise(session, users, clock, summarised, now)
+    with audit.acting_as(session, users["cs_staff"]), records.unit_of_work(session):
+        project = session.scalars(select(Project).order_by(Project.id)).first()
+        project.delivery_date, project.move_in_date = (now - timedelta(days=120)).date(), (now - timedelta(days=100)).date()
+        session.flush()
+        scheduled = visits.schedule_project_return_visits(session, project, users["cs_staff"])
+    with records.unit_of_work(session):
+        due = session.scalars(select(ReturnVisit).where(ReturnVisit.project_id == project.id,
+                                                               ReturnVisit.kind == "delivery")
+                              .order_by(ReturnVisit.id).limit(12)).all()
+        for record in due:
+            visits.record_return_visit(session, record, users["cs_staff"], record.version, {
+                "method": rng.choice(("phone", "on_site")), "record": rng.choice(RETURN_RECORDS),
+                "satisfaction": rng.choice((4, 5, 5, 3))})
+    return f"Visits: {made} added; {scheduled} delivery and move-in return visits scheduled"
+
+
+def _walk_visit(session, rng, users, departments, clock, customer, start, state, second_round):
+    clock["now"] = min(start - timedelta(days=3), clock["real"] - timedelta(hours=1))  # planned ahead, never later than now
+    visit = visits.plan_visit(session, users["cs_staff"], customer_id=customer.id, planned_at=start,
+                              unit_id=customer[2], contact_post="行政经理" if customer.kind == "company" else None,
+                              contact_phone=f"0571-8{rng.randint(1000000, 9999999)}")
+    if state == "planned":
+        return visit
+    clock["now"] = start
+    codes = list(VISIT_OPINIONS)
+    wrong = rng.sample([c for c in codes if c in MEASURES], 2 if second_round or rng.random() < 0.5 else 1)
+    items = []
+    for code in codes:
+        if code in OUT_OF_SCOPE and rng.random() < 0.4:
+            items.append({"service_item": code, "result": "out_of_scope", "opinion": VISIT_OPINIONS[code][0],
+                          "explanation": OUT_OF_SCOPE[code]})
+        elif code in wrong:
+            items.append({"service_item": code, "result": "non_conforming", "opinion": VISIT_OPINIONS[code][0]})
+        elif code != "other":
+            items.append({"service_item": code, "result": "qualified", "opinion": VISIT_OPINIONS[code][1]})
+    visits.transition(session, visit, "visit", users["cs_staff"], visit.version,
+                      {"items": items, "visited_at": start, "opinions": "总体满意，希望物业响应再快一些"})
+    if state == "visited":
+        return visit
+    clock["now"] = start + timedelta(days=1)
+    nc = [item for item in visit.items if item.result == "non_conforming"]
+    visits.transition(session, visit, "rectify", users["cs_manager"], visit.version, {"rectifications": [
+        {"item_id": item.id, "department_id": departments[MEASURES[item.service_item][0]],
+         "measure": MEASURES[item.service_item][1], "responsible_person": "赵工" if MEASURES[item.service_item][0] == "ENG" else "孙丽",
+         "deadline": (clock["now"] + timedelta(days=rng.randint(4, 8))).date(), "tenant_consulted": rng.random() < 0.5}
+        for item in nc]})
+    items_done = state != "rectifying"
+    for n, item in enumerate(visit.rectifications):
+        worker = users["eng_staff"] if item.department_id == departments["ENG"] else users["pm_staff"]
+        clock["now"] = start + timedelta(days=2, hours=n)
+        visits.rectification_transition(session, item, "report_progress", worker, item.version,
+                                        {"note": "已安排人员现场处理", "customer_told": True, "told_how": "电话"})
+        if not items_done and n % 2 == 1 and not second_round:
+            continue  # still being rectified (overdue if its deadline has passed)
+        clock["now"] = start + timedelta(days=4, hours=n)
+        visits.rectification_transition(session, item, "complete", worker, item.version,
+                                        {"note": "整改完成", "customer_told": True, "told_how": "上门告知"})
+        clock["now"] = start + timedelta(days=5, hours=n)
+        if second_round and n == 0:
+            visits.rectification_transition(session, item, "reject", users["cs_staff"], item.version, {
+                "note": "客户认为效果不明显，要求再次整改", "measure": MEASURES[item.item.service_item][1] + "（加强版）",
+                "deadline": (clock["now"] + timedelta(days=6)).date()})
+            if not items_done:
+                continue  # the second round is under way
+            clock["now"] = start + timedelta(days=9, hours=n)
+            visits.rectification_transition(session, item, "complete", worker, item.version,
+                                            {"note": "第二轮整改完成", "customer_told": True, "told_how": "电话"})
+            clock["now"] = start + timedelta(days=10, hours=n)
+        if items_done or n % 3 == 2:
+            visits.rectification_transition(session, item, "accept", users["cs_staff"], item.version,
+                                            {"note": "客户满意"})
+    if state == "rectifying":
+        return visit
+    clock["now"] = start + timedelta(days=12)
+    visits.transition(session, visit, "return_visit", users["cs_staff"], visit.version, {
+        "return_visit_method": rng.choice(("phone", "on_site")), "return_visit_record": rng.choice(RETURN_RECORDS),
+        "satisfaction": rng.choice((4, 5, 5)), "effect_confirmed": True})
+    return visit
+
+
+def _summarise(session, users, clock, summarised, now):
+    from app import printing
+
+    first = min(v.visited_at for v in summarised).date()
+    last = max(v.visited_at for v in summarised).date()
+    clock["now"] = datetime.combine(last, datetime.min.time()) + timedelta(days=14, hours=10)
+    with records.unit_of_work(session):
+        summary = visits.draft_summary(session, users["cs_manager"], first, last)
+        visits.submit_summary(session, summary, users["cs_manager"], summary.version)
+    clock["now"] += timedelta(days=1)
+    with records.unit_of_work(session):
+        approvals.decide(session, approvals.pending_for(session, summary), "approve",
+                         "已阅。地库照明问题请工程部列入本季度重点整改。", users["gm"])
+    for visit in summarised:
+        session.refresh(visit)
+    archived = [v for v in summarised if v.visited_at <= min(x.visited_at for x in summarised) + timedelta(days=4)][:2]
+    for visit in archived:
+        clock["now"] += timedelta(hours=2)
+        with records.unit_of_work(session):
+            printing.print_visit_forms(session, visit, users["cs_staff"], may_reveal=False, printed_at=clock["now"])
+            visits.transition(session, visit, "archive", users["cs_staff"], visit.version)

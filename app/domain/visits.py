@@ -50,8 +50,7 @@ from app.models.choices import (
     VisitState,
 )
 
-from . import approvals, fields, scope
-from .calendar import local_now
+from . import approvals, calendar, fields, scope
 from .errors import ForbiddenError, NotFoundError, TransitionNotAllowedError, ValidationError
 from .records import check_version, flush
 from .roles import CS_MANAGER, CS_STAFF, DEPARTMENT_STAFF, SEES_ALL_DEPARTMENTS, role_names
@@ -145,7 +144,7 @@ FIELDS: dict[str, Callable] = {
 def _record_items(session, visit, actor, values):
     for seq, item in enumerate(values["items"], start=1):
         session.add(VisitItem(visit_id=visit.id, seq=seq, **item))
-    visit.visited_at = values.get("visited_at") or local_now()
+    visit.visited_at = values.get("visited_at") or calendar.local_now()
     visit.opinions = values.get("opinions")
     if "companions" in values:
         visit.companions = values["companions"]
@@ -165,7 +164,7 @@ def _rectifications_cover_items(session, visit, actor, values):
     if sorted(given) != sorted(wanted):
         raise ValidationError({"rectifications": _l("Give exactly one rectification for each non-conforming "
                                                     "item (items %(items)s).", items=", ".join(map(str, sorted(wanted))))})
-    today = local_now().date()
+    today = calendar.local_now().date()
     for row in values["rectifications"]:
         if session.get(Department, row["department_id"]) is None:
             raise ValidationError({"rectifications": _l("This department does not exist.")})
@@ -192,7 +191,7 @@ def _every_item_satisfied(session, visit, actor, values):
 
 
 def _file_return_visit(session, visit, actor, values):
-    now = local_now()
+    now = calendar.local_now()
     visit.return_visited_at = now
     record = session.scalars(select(ReturnVisit).where(ReturnVisit.visit_id == visit.id,
                                                        ReturnVisit.state == "due")).first()
@@ -223,7 +222,7 @@ def _forms_archived(session, visit, actor, values):
 
 
 def _stamp_archived(session, visit, actor, values):
-    visit.archived_at = local_now()
+    visit.archived_at = calendar.local_now()
 
 
 VISIT_STEPS: tuple[Step, ...] = (
@@ -254,7 +253,7 @@ def _told_the_customer(session, rectification, actor, values):
 
 
 def _new_round(session, rectification, actor, values):
-    if values["deadline"] < local_now().date():
+    if values["deadline"] < calendar.local_now().date():
         raise ValidationError({"deadline": _l("A deadline cannot lie in the past.")})
     if "department_id" in values and session.get(Department, values["department_id"]) is None:
         raise ValidationError({"department_id": _l("This department does not exist.")})
@@ -273,11 +272,11 @@ def _apply_new_round(session, rectification, actor, values):
 
 
 def _stamp_completed(session, rectification, actor, values):
-    rectification.completed_at = local_now()
+    rectification.completed_at = calendar.local_now()
 
 
 def _stamp_satisfied(session, rectification, actor, values):
-    rectification.satisfied_at = local_now()
+    rectification.satisfied_at = calendar.local_now()
 
 
 RECTIFICATION_STEPS: tuple[Step, ...] = (
@@ -341,7 +340,7 @@ def plan_visit(session, actor, *, customer_id, planned_at, contact_role=None, co
     visit = Visit(customer_id=customer.id, unit_id=unit_id, contact_role=contact_role, contact_name=contact_name,
                   contact_post=fields.text(contact_post), contact_phone=fields.text(contact_phone),
                   planned_at=planned_at, staff_id=staff_id, companions=fields.text(companions), state=S.PLANNED,
-                  state_changed_at=local_now())
+                  state_changed_at=calendar.local_now())
     with audit.acting_as(session, actor):
         session.add(visit)
         flush(session)
@@ -445,7 +444,7 @@ def allowed_rectification_steps(session, rectification: Rectification, actor) ->
 def _move(session, visit, rectification, action, source, target, actor, values, comment):
     """The one place a visit's state changes."""
     visit.state = target
-    visit.state_changed_at = local_now()
+    visit.state_changed_at = calendar.local_now()
     flag_modified(visit, "state_changed_at")  # always an UPDATE (version + 1): stale concurrent steps are refused
     _entry(session, visit, rectification, action, source, target, actor, values, comment)
     flush(session)
@@ -456,7 +455,7 @@ def _entry(session, visit, rectification, action, source, target, actor, values,
     session.add(VisitStep(
         visit_id=visit.id, rectification_id=getattr(rectification, "id", None),
         round=getattr(rectification, "round", None), action=action, from_state=source, to_state=target,
-        actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", "system"), at=local_now(),
+        actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", "system"), at=calendar.local_now(),
         comment=fields.text(comment), customer_told=values.get("customer_told"),
         data=audit.canonical_json({k: audit._jsonable(v) for k, v in stored.items()}) if stored else None))
 
@@ -497,22 +496,22 @@ def get_rectification(session, rectification_id, actor) -> Rectification:
 # --- overdue -----------------------------------------------------------------------------------------
 
 def rectification_overdue_clause(today: date | None = None):
-    today = today or local_now().date()
+    today = today or calendar.local_now().date()
     return and_(Rectification.state == R.OPEN, Rectification.deadline < today)
 
 
 def rectification_overdue(rectification: Rectification, today: date | None = None) -> bool:
-    today = today or local_now().date()
+    today = today or calendar.local_now().date()
     return rectification.state == R.OPEN and rectification.deadline < today
 
 
 def return_visit_overdue_clause(today: date | None = None):
-    today = today or local_now().date()
+    today = today or calendar.local_now().date()
     return and_(ReturnVisit.state == "due", ReturnVisit.due_on < today)
 
 
 def return_visit_overdue(record: ReturnVisit, today: date | None = None) -> bool:
-    today = today or local_now().date()
+    today = today or calendar.local_now().date()
     return record.state == "due" and record.due_on < today
 
 
@@ -745,7 +744,7 @@ def record_return_visit(session, record: ReturnVisit, actor, version, values: di
     with audit.acting_as(session, actor):
         for name, value in parsed.items():
             setattr(record, name, value)
-        record.state, record.done_by_name, record.done_at = "done", actor.username, local_now()
+        record.state, record.done_by_name, record.done_at = "done", actor.username, calendar.local_now()
         flush(session)
     return record
 

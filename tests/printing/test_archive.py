@@ -130,7 +130,7 @@ def test_an_archived_file_is_never_overwritten(app, ctx, users):
 @pytest.fixture
 def own_archive(databases):
     """An app with an archive of its own (so that `archive verify` sees only this test's files)."""
-    app = demo_app(databases.new(), complaint_count=12)
+    app = demo_app(databases.new(), complaint_count=0)  # no demo complaints or visits: no demo prints
     yield app
     with app.app_context():
         db.session.remove()
