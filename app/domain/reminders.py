@@ -11,6 +11,10 @@ For every open complaint, who must act next is read from the transition table (c
 - a complaint with a pending approval waits for the general manager: it is listed once, as the
   approval, under every general manager (except the requester, who may not decide it).
 Every pending approval is listed, whatever its kind (the mechanism is not specific to complaints).
+Visits wait for their visiting staff (record the visit, assign the rectifications, judge a rectified
+item, the return visit); an open rectification item for its department's staff (the managers when
+the department has nobody); a delivery or move-in return visit for every customer-service staff
+member; a file lent outside and not back by its due date for every archivist.
 A year missing from the working-day calendar (this year or next) is listed for every Admin: until
 its holidays are entered, it counts as plain Monday to Friday.
 
@@ -29,11 +33,22 @@ from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.models import Approval, CalendarYear, Complaint, Department, UserDepartment
-from app.models.choices import ComplaintState
+from app.models import (
+    Approval,
+    ArchiveLoan,
+    ArchiveRecord,
+    CalendarYear,
+    Complaint,
+    Department,
+    Rectification,
+    ReturnVisit,
+    UserDepartment,
+    Visit,
+)
+from app.models.choices import ComplaintState, RectificationState, ReturnVisitKind, VisitState
 
-from . import calendar, complaints
-from .roles import ADMIN, CS_MANAGER, CS_STAFF, DEPARTMENT_STAFF, GENERAL_MANAGER
+from . import calendar, complaints, visits
+from .roles import ADMIN, ARCHIVIST, CS_MANAGER, CS_STAFF, DEPARTMENT_STAFF, GENERAL_MANAGER
 
 S = ComplaintState
 OPEN_STATES = tuple(s.value for s in S if s not in (S.CLOSED_INVALID, S.FED_BACK))
@@ -50,8 +65,15 @@ DUE_COLUMN = {"assign": "assign_due_at", "investigate": "investigate_due_at", "c
 DUE_LABELS = {
     "assign": _l("assignment"), "investigate": _l("investigation"), "close": _l("closing"),
     "handling": _l("handling deadline"), "return_visit": _l("return visit"), "approval": _l("approval"),
-    "calendar": _l("calendar year"),
+    "calendar": _l("calendar year"), "visit": _l("visit"), "rectification": _l("rectification deadline"),
+    "loan": _l("loan due back"),
 }
+# What a visit in each state waits for (its visiting staff), and which deadline that is.
+VISIT_WORK = {VisitState.PLANNED: ("visit", "visit"), VisitState.VISITED: ("rectify", None),
+              VisitState.RECTIFYING: ("return_visit", "return_visit")}
+OTHER_ACTIONS = {"decide": _l("Approve or reject"), "calendar_seed": _l("Enter the year's holidays"),
+                 "record": _l("Record the return visit"), "register_return": _l("Register the return"),
+                 "judge": _l("Ask whether the customer is satisfied")}
 
 
 @dataclass
@@ -208,6 +230,8 @@ def due_and_overdue(session, at: datetime | None = None) -> list[Person]:
         deciders = [u for u in directory.role(GENERAL_MANAGER) if u != approval.requested_by_id]
         give(deciders, item)
 
+    _visit_work(session, at, directory, give)
+
     for year in missing_calendar_years(session, at):
         item = Item("calendar", year, str(year), "missing", ["calendar_seed"], "calendar",
                     datetime(year, 1, 1), ["calendar"] if year <= at.year else [],
@@ -218,6 +242,53 @@ def due_and_overdue(session, at: datetime | None = None) -> list[Person]:
     for person in people.values():
         person.items.sort(key=lambda item: item.sort_key)
     return sorted(people.values(), key=lambda p: (p.user_id is not None, p.username))
+
+
+def _visit_work(session, at: datetime, directory: _Directory, give) -> None:
+    """Visits, rectification items, return visits and loans: four queries, whatever their number."""
+    today = at.date()
+    due_visits = {v.visit_id: v.due_on for v in session.scalars(
+        select(ReturnVisit).where(ReturnVisit.state == "due", ReturnVisit.kind == ReturnVisitKind.VISIT))}
+    open_by_visit: dict[int, list] = {}
+    for item in session.scalars(select(Rectification).where(Rectification.state != RectificationState.SATISFIED)
+                                .order_by(Rectification.deadline, Rectification.id)):
+        open_by_visit.setdefault(item.visit_id, []).append(item)
+        if item.state == RectificationState.OPEN:
+            late = ["rectification"] if visits.rectification_overdue(item, today) else []
+            entry = Item("rectification", item.id, item.number, item.state, ["report_progress", "complete"],
+                         "rectification", item.deadline, late, f"[{item.department.name}] {_excerpt(item.measure)}")
+            give(directory.staff_of.get(item.department_id) or directory.role(CS_MANAGER), entry)
+    for visit in session.scalars(select(Visit).where(Visit.state.in_(
+            (VisitState.PLANNED, VisitState.VISITED, VisitState.RECTIFYING))).order_by(Visit.id)):
+        action, due = VISIT_WORK[visit.state]
+        waiting = open_by_visit.get(visit.id, [])
+        if visit.state == VisitState.RECTIFYING and any(r.state == RectificationState.OPEN for r in waiting):
+            continue  # the departments are at work on it (listed above)
+        if visit.state == VisitState.RECTIFYING and waiting:
+            action = "judge"  # rectified items wait for the customer's verdict
+        due_at = visit.planned_at if visit.state == VisitState.PLANNED else due_visits.get(visit.id)
+        late = []
+        if visit.state == VisitState.PLANNED and visit.planned_at < at:
+            late = ["visit"]
+        elif due_at is not None and not isinstance(due_at, datetime) and due_at < today:
+            late = ["return_visit"]
+        entry = Item("visit", visit.id, visit.number, visit.state, [action], due, due_at, late,
+                     _excerpt(visit.customer.name))
+        give([visit.staff_id] if directory.active(visit.staff_id) else directory.role(CS_MANAGER), entry)
+    for record in session.scalars(select(ReturnVisit).where(ReturnVisit.state == "due",
+                                                            ReturnVisit.kind != ReturnVisitKind.VISIT,
+                                                            ReturnVisit.due_on <= today + timedelta(days=7))
+                                  .order_by(ReturnVisit.due_on, ReturnVisit.id)):
+        late = ["return_visit"] if visits.return_visit_overdue(record, today) else []
+        entry = Item("return_visit", record.id, record.number, record.kind, ["record"], "return_visit",
+                     record.due_on, late, _excerpt(record.customer.name))
+        give(directory.role(CS_STAFF), entry)
+    for loan, number in session.execute(select(ArchiveLoan, ArchiveRecord.number)
+                                        .join(ArchiveRecord, ArchiveRecord.id == ArchiveLoan.archive_record_id)
+                                        .where(ArchiveLoan.state == "out", ArchiveLoan.due_on < today)):
+        entry = Item("loan", loan.id, number, loan.state, ["register_return"], "loan", loan.due_on, ["loan"],
+                     f"{loan.borrower}（{loan.borrower_department}）")
+        give(directory.role(ARCHIVIST), entry)
 
 
 def missing_calendar_years(session, at: datetime) -> list[int]:
@@ -241,16 +312,19 @@ def _when(moment) -> str:
 
 
 def _action_label(code: str) -> str:
-    step = complaints.STEP_BY_ACTION.get(code)
+    step = (complaints.STEP_BY_ACTION.get(code) or visits.VISIT_STEP_BY_ACTION.get(code)
+            or visits.RECTIFICATION_STEP_BY_ACTION.get(code))
     if step:
         return str(step.label)
-    return str(_l("Enter the year's holidays")) if code == "calendar_seed" else str(_l("Approve or reject"))
+    return str(OTHER_ACTIONS.get(code, code))
 
 
 def _state_label(item: Item) -> str:
-    if item.kind == "complaint":
-        return ComplaintState.label_of(item.state)
-    return str(_l("Approval")) if item.kind == "approval" else str(_l("Calendar"))
+    labels = {"complaint": ComplaintState.label_of, "visit": VisitState.label_of,
+              "rectification": RectificationState.label_of, "return_visit": ReturnVisitKind.label_of}
+    if item.kind in labels:
+        return labels[item.kind](item.state)
+    return str({"approval": _l("Approval"), "loan": _l("Loan outside the company")}.get(item.kind, _l("Calendar")))
 
 
 def as_text(people: list[Person], at: datetime) -> list[str]:

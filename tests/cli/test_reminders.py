@@ -197,4 +197,24 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_complaints(app, extra)
     before = statements()
     for i in range(extra):
         make_complaint(app, days_ago(i + 1), ["confirm", "assess", "assign"][: i + 1])
-    assert statements() == before <= 6
+    # complaints, approvals, users, departments, calendar years; visits' return visits, rectification items,
+    # visits, other return visits, loans (and the session's BEGIN)
+    assert statements() == before <= 11
+
+
+def test_visit_work_waits_for_the_right_people(app):
+    """The demo's rectifying visits have open items past their deadline: each is listed, overdue, under
+    its own department's staff only; due delivery return visits under customer-service staff."""
+    from app.models import Rectification
+
+    with app.app_context():
+        people = {p.username: p for p in reminders.due_and_overdue(db.session, calendar.local_now())}
+        open_items = {r.id: r.department.code for r in db.session.scalars(
+            select(Rectification).where(Rectification.state == "open"))}
+        db.session.remove()
+    assert open_items, "the demo data has open rectification items"
+    for username, code in (("eng_staff", "ENG"), ("pm_staff", "PM")):
+        listed = {i.record_id for i in people[username].items if i.kind == "rectification"}
+        assert listed == {rid for rid, dept in open_items.items() if dept == code}
+    assert any(i.kind == "rectification" and i.overdue for i in people["eng_staff"].items + people["pm_staff"].items)
+    assert any(i.kind == "visit" for i in people["cs_staff"].items)
