@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run
 DEMO_PASSWORD ?= kefu-demo-2026
 export KEFU_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: install translations run test test-sqlite test-postgresql bench lint extract-messages
+.PHONY: install fonts translations run test test-sqlite test-postgresql bench lint extract-messages
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Kefu needs Python 3.11"' \
@@ -18,7 +18,16 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed fonts
+
+# Printed forms embed a Chinese TrueType font (reports/base.py): Debian's fonts-wqy-microhei.
+FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fonts:
+	@if [ -z "$$KEFU_CJK_FONT" ] && [ ! -f $(FONT_FILE) ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq fonts-wqy-microhei >/dev/null || (apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei >/dev/null); \
+	  else echo "WARNING: printing needs a Chinese font: sudo apt-get install fonts-wqy-microhei (or set KEFU_CJK_FONT)"; fi; \
+	fi
 
 translations: install
 	$(BIN)/pybabel compile --use-fuzzy -f -d app/translations -D messages
