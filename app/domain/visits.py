@@ -213,8 +213,10 @@ def _needs_effect_confirmed(session, visit, actor, values):
 
 
 def _forms_archived(session, visit, actor, values):
+    """Both filled forms, printed once the visit's record was complete (after its return visit)."""
     filed = set(session.scalars(select(ArchiveRecord.form).where(
-        ArchiveRecord.source_table == Visit.__table__.name, ArchiveRecord.source_id == visit.id)))
+        ArchiveRecord.source_table == Visit.__table__.name, ArchiveRecord.source_id == visit.id,
+        ArchiveRecord.printed_at >= visit.return_visited_at)))
     missing = [form for form in ARCHIVED_FORMS if form not in filed]
     if missing:
         raise TransitionNotAllowedError(_l("Print the filled 走访客户记录表 and 客户意见、建议征求表 first: "
@@ -404,6 +406,7 @@ def rectification_transition(session, rectification: Rectification, action: str,
     check_version(rectification, version)
     step = _check(RECTIFICATION_STEP_BY_ACTION.get(action), action, rectification.state,
                   R.label_of(rectification.state), actor, _l("rectification item"))
+    _own_department(session, rectification, actor, {})  # another department's item: as if it did not exist
     visit = session.get(Visit, rectification.visit_id)
     if visit.state != S.RECTIFYING:
         raise TransitionNotAllowedError(_l("The visit is no longer being rectified."))
@@ -422,8 +425,24 @@ def rectification_transition(session, rectification: Rectification, action: str,
     return rectification
 
 
+def _offered(session, visit, step) -> bool:
+    """Whether the step's guard would let it through now (the guards that need no input): no action that
+    would be refused is offered."""
+    try:
+        if step.action == "rectify" and not _non_conforming(session, visit):
+            return False
+        if step.action == "return_visit":
+            _every_item_satisfied(session, visit, None, {})
+        if step.action == "archive":
+            _forms_archived(session, visit, None, {})
+    except TransitionNotAllowedError:
+        return False
+    return True
+
+
 def allowed_steps(session, visit: Visit, actor) -> list[Step]:
-    return [s for s in VISIT_STEPS if visit.state in s.sources and s.roles & role_names(actor)]
+    return [s for s in VISIT_STEPS
+            if visit.state in s.sources and s.roles & role_names(actor) and _offered(session, visit, s)]
 
 
 def allowed_rectification_steps(session, rectification: Rectification, actor) -> list[Step]:
@@ -616,11 +635,16 @@ def submit_summary(session, summary: VisitSummary, actor, version) -> VisitSumma
         raise ForbiddenError(_l("Only the customer-service manager reports visits to the general manager."))
     if summary.state not in (SummaryState.DRAFT, SummaryState.RETURNED):
         raise TransitionNotAllowedError(_l("This summary has already been submitted."))
-    visits = _summary_visits(session, summary.period_from, summary.period_to)
+    pending = set()
+    for ids in session.scalars(select(VisitSummary.visit_ids).where(VisitSummary.state == SummaryState.SUBMITTED,
+                                                                    VisitSummary.id != summary.id)):
+        pending.update(json.loads(ids or "[]"))
+    visits = [v for v in _summary_visits(session, summary.period_from, summary.period_to) if v.id not in pending]
     if not visits:
         raise TransitionNotAllowedError(_l("No return-visited visit in this period is waiting to be summarised."))
     with audit.acting_as(session, actor):
         summary.visit_ids = json.dumps([v.id for v in visits])
+        summary.figures = audit.canonical_json(summary_figures(session, summary.period_from, summary.period_to))
         summary.state = SummaryState.SUBMITTED
         flush(session)
     approvals.request(session, SUMMARY_KIND, summary, actor, summary=summary.title, detail=summary.content)
@@ -659,6 +683,10 @@ def case_from_summary(session, summary: VisitSummary, actor, *, title, stage, ca
     for name in ("title", "description"):
         if not getattr(entry, name):
             errors[name] = _l("This field is required.")
+    for name, model in (("project_id", Project), ("department_id", Department)):
+        value = getattr(entry, name)
+        if value not in (None, "") and session.get(model, value) is None:
+            errors[name] = _l("This record does not exist.")
     if errors:
         raise ValidationError(errors)
     with audit.acting_as(session, actor):
