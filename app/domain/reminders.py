@@ -262,10 +262,11 @@ def _visit_work(session, at: datetime, directory: _Directory, give) -> None:
             (VisitState.PLANNED, VisitState.VISITED, VisitState.RECTIFYING))).order_by(Visit.id)):
         action, due = VISIT_WORK[visit.state]
         waiting = open_by_visit.get(visit.id, [])
-        if visit.state == VisitState.RECTIFYING and any(r.state == RectificationState.OPEN for r in waiting):
-            continue  # the departments are at work on it (listed above)
-        if visit.state == VisitState.RECTIFYING and waiting:
-            action = "judge"  # rectified items wait for the customer's verdict
+        if visit.state == VisitState.RECTIFYING:
+            if any(r.state == RectificationState.DONE for r in waiting):
+                action = "judge"  # rectified items wait for the customer's verdict
+            elif waiting:
+                continue  # the departments are at work on it (listed above)
         due_at = visit.planned_at if visit.state == VisitState.PLANNED else due_visits.get(visit.id)
         late = []
         if visit.state == VisitState.PLANNED and visit.planned_at < at:

@@ -337,6 +337,13 @@ def plan_visit(session, actor, *, customer_id, planned_at, contact_role=None, co
     else:
         unit_id = None
     staff_id = staff_id or actor.id
+    try:
+        from flask_appbuilder.security.sqla.models import User
+
+        if session.get(User, fields.record_id(staff_id)) is None:
+            errors["staff_id"] = _l("This user does not exist.")
+    except ValueError as exc:
+        errors["staff_id"] = exc.args[0]
     if errors:
         raise ValidationError(errors)
     visit = Visit(customer_id=customer.id, unit_id=unit_id, contact_role=contact_role, contact_name=contact_name,
@@ -469,6 +476,15 @@ def _move(session, visit, rectification, action, source, target, actor, values, 
     flush(session)
 
 
+def _plain(value):
+    """Step data as JSON: lists and dicts kept as such (the items, the rectifications), dates as ISO text."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return audit._jsonable(value)
+
+
 def _entry(session, visit, rectification, action, source, target, actor, values, comment):
     stored = {k: v for k, v in values.items() if k not in ("note",)}
     session.add(VisitStep(
@@ -476,7 +492,7 @@ def _entry(session, visit, rectification, action, source, target, actor, values,
         round=getattr(rectification, "round", None), action=action, from_state=source, to_state=target,
         actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", "system"), at=calendar.local_now(),
         comment=fields.text(comment), customer_told=values.get("customer_told"),
-        data=audit.canonical_json({k: audit._jsonable(v) for k, v in stored.items()}) if stored else None))
+        data=audit.canonical_json(_plain(stored)) if stored else None))
 
 
 @contextmanager

@@ -22,12 +22,15 @@ from app.domain.errors import (
 )
 from app.models import (
     Approval,
+    Building,
     CaseEntry,
     Customer,
+    CustomerUnit,
     Department,
     Project,
     Rectification,
     ReturnVisit,
+    Unit,
     Visit,
     VisitItem,
     VisitStep,
@@ -310,9 +313,13 @@ def test_a_visit_is_archived_only_with_its_two_forms_filed(ctx, users, departmen
 
 
 def test_delivery_and_move_in_return_visits_are_scheduled_and_recorded(ctx, users):
-    project = ctx.scalars(select(Project).order_by(Project.id.desc())).first()  # the demo schedules the first
-    with records.unit_of_work(ctx), audit.acting_as(ctx, users["admin"]):
-        project.delivery_date, project.move_in_date = date(2026, 6, 30), date(2026, 8, 15)
+    with records.unit_of_work(ctx), audit.acting_as(ctx, users["admin"]):  # a project of this test's own
+        serial = ctx.scalar(select(func.count(Project.id))) + 1
+        project = Project(code=f"RV{serial:04d}", name=f"回访测试项目{serial}", delivery_date=date(2026, 6, 30),
+                          move_in_date=date(2026, 8, 15))
+        unit = Unit(building=Building(project=project, name="1栋"), number="101")
+        customer = ctx.scalars(select(Customer).order_by(Customer.id)).first()
+        ctx.add_all([project, unit, CustomerUnit(customer=customer, unit=unit)])
         ctx.flush()
     with records.unit_of_work(ctx):
         added = visits.schedule_project_return_visits(ctx, project, users["cs_staff"])
