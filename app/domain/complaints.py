@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, inspect, or_
@@ -30,7 +30,7 @@ from app.models.choices import (
     VisitMethod,
 )
 
-from . import approvals, calendar, scope
+from . import approvals, calendar, fields, scope
 from .errors import ForbiddenError, NotFoundError, TransitionNotAllowedError, ValidationError
 from .records import check_version, flush
 from .roles import CS_MANAGER, CS_STAFF, DEPARTMENT_STAFF, SEES_ALL_DEPARTMENTS, role_names
@@ -45,62 +45,10 @@ RETURN_VISIT_DAYS = 7
 SERIOUS_FACTOR = 0.5
 
 
-# --- field parsers: value from a form or JSON -> stored value, or a ValidationError message --------
+# --- field parsers (app.domain.fields, shared with the visit procedure) -------------------------------
 
-def _text(value):
-    if value is None or not str(value).strip():
-        return None
-    return str(value).strip()
-
-
-def _choice(enum_class):
-    def parse(value):
-        if value not in {m.value for m in enum_class}:
-            raise ValueError(_l("%(value)s is not one of the allowed values.", value=value))
-        return value
-    return parse
-
-
-def _bool(value):
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "y", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "n", "off", ""):
-        return False
-    raise ValueError(_l("Please answer yes or no."))
-
-
-def _satisfaction(value):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(_l("Satisfaction is a whole number from 1 to 5.")) from None
-    if not 1 <= number <= 5:
-        raise ValueError(_l("Satisfaction is a whole number from 1 to 5."))
-    return number
-
-
-def _date(value):
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(_l("Please enter a date as YYYY-MM-DD.")) from None
-
-
-def _id(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(_l("Please choose a record.")) from None
-
-
-def _true(value):
-    if not _bool(value):
-        raise ValueError(_l("This must be confirmed before going on."))
-    return True
+_text, _choice, _bool, _satisfaction = fields.text, fields.choice, fields.yes_no, fields.satisfaction
+_date, _id, _true = fields.a_date, fields.record_id, fields.confirmed
 
 
 FIELDS: dict[str, Callable] = {
