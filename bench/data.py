@@ -5,11 +5,24 @@ Everything comes from one seeded random generator, so two runs with the same N s
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from app.demo import (
+    CHANNEL_WEIGHTS,
+    CONFIRMED_HOW,
+    CONSULTATIONS,
+    GAP_HOURS,
+    PATH,
+    POSTS,
+    RETURN_RECORDS,
+    STOP_AFTER,
+    TOPICS,
+)
 from app.domain.validation import id_number_check_digit
 
 # Common family names, the most frequent first and weighted roughly by frequency.
@@ -152,3 +165,208 @@ def stamp(row: dict, actor_id: int, at: datetime) -> dict:
     """The bookkeeping columns the audit flush hook sets on an insert."""
     row.update(created_at=at, updated_at=at, created_by_id=actor_id, updated_by_id=actor_id, version=1)
     return row
+
+
+# --- complaints --------------------------------------------------------------------------------------
+# 1,000,000 complaints over the last two years. Final states (share of all complaints, minimum count,
+# age in days when received): most are fed back or closed as invalid; a few thousand are still open
+# (the open ones are recent, like the demo's); closed ones wait for their return visit (due 7 days after
+# closing: some are overdue), return-visited ones wait for the manager's feedback.
+COMPLAINT_DAYS = 730
+COMPLAINT_STATES = (
+    ("received", 0.0008, 120, (0.0, 1.5)),
+    ("confirmed", 0.0005, 20, (0.1, 2)),
+    ("assessed", 0.0005, 20, (0.2, 3)),
+    ("investigating", 0.0012, 20, (0.5, 6)),
+    ("handling", 0.0025, 40, (1, 16)),
+    ("replied", 0.0006, 20, (2, 14)),
+    ("closed", 0.004, 40, (2, 16)),
+    ("return_visited", 0.03, 40, (12, 120)),
+    ("closed_invalid", 0.12, 40, (0.5, COMPLAINT_DAYS)),
+    ("fed_back", None, 0, (20, COMPLAINT_DAYS)),  # the rest
+)
+STATE_CODES = tuple(state for state, *_ in COMPLAINT_STATES)
+OWNER_RATE = 0.8  # share of complaints made by a customer holding a unit
+RECEIVED_HOURS = (8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16, 17, 19)
+# First-responsible persons: cs_staff and cs_manager (the demo users who receive complaints) and a
+# customer-service team of bench users (a company receiving 1,400 complaints a day has more than two).
+CS_TEAM = 18
+RECEIVER_SHARES = {"cs_staff": 0.05, "cs_manager": 0.03}
+REJECTED_REPLY = "已初步处理，待客户确认。"
+
+
+def complaint_counts(n: int) -> dict[str, int]:
+    """How many of n complaints end in each state."""
+    counts = {}
+    for state, share, minimum, _age in COMPLAINT_STATES:
+        if share is not None:
+            counts[state] = min(max(round(n * share), minimum), max(0, n - sum(counts.values())))
+    counts["fed_back"] = n - sum(counts.values())
+    return counts
+
+
+class Deadlines:
+    """app.domain.calendar.WorkCalendar.add_working_days for a million moments: the same results
+    (checked against it by the seeder), from the working minutes before each day instead of a walk."""
+
+    def __init__(self, work, first: date, last: date):
+        from app.domain.calendar import OFFICE_MINUTES
+
+        self.first, self.minutes = first, OFFICE_MINUTES
+        self.workday = [work.is_workday(first + timedelta(days=d)) for d in range((last - first).days + 1)]
+        self.before = [0]  # working minutes before day i
+        for is_workday in self.workday:
+            self.before.append(self.before[-1] + (OFFICE_MINUTES if is_workday else 0))
+
+    def add(self, start: datetime, days: float) -> datetime:
+        from app.domain.calendar import OFFICE_CLOSES, OFFICE_OPENS
+
+        remaining = round(days * self.minutes)
+        i = (start.date() - self.first).days
+        if self.workday[i] and start.time() < OFFICE_CLOSES:
+            moment = start if start.time() >= OFFICE_OPENS else datetime.combine(start.date(), OFFICE_OPENS)
+            left = (datetime.combine(start.date(), OFFICE_CLOSES) - moment).seconds // 60
+            if remaining <= left:
+                return moment + timedelta(minutes=remaining)
+            remaining -= left
+        target = self.before[i + 1] + remaining  # from the next day's opening
+        j = bisect.bisect_left(self.before, target) - 1  # the day with before[j] < target <= before[j + 1]
+        return datetime.combine(self.first + timedelta(days=j), OFFICE_OPENS) + timedelta(
+            minutes=target - self.before[j])
+
+
+@dataclass
+class ComplaintContext:
+    """What the complaint generator needs from the database."""
+
+    now: datetime
+    owners: list  # [(customer id, unit id)] of the bench customers holding a unit
+    first_customer: int
+    last_customer: int
+    unit_of: dict  # customer id -> unit id, for every linked bench customer
+    receivers: list  # [(user id, username)]
+    receiver_weights: list
+    departments: dict  # code -> id
+    manager: tuple  # (user id, username) of cs_manager
+
+
+class ComplaintGenerator:
+    """Complaints with the fields each state requires, as the workflow would have left them."""
+
+    def __init__(self, ctx: ComplaintContext, deadlines: Deadlines, seed: int = 20261126):
+        self.ctx, self.deadlines = ctx, deadlines
+        self.rng = random.Random(seed)
+        self._receivers_cum = list(itertools.accumulate(ctx.receiver_weights))
+        channels = [c for c, _w in CHANNEL_WEIGHTS]
+        self._channels, self._channels_cum = channels, list(itertools.accumulate(w for _c, w in CHANNEL_WEIGHTS))
+
+    # --- when: the moments of receipt, unique to the second, in order ------------------------
+    def schedule(self, n: int, taken: set[datetime]) -> list[tuple[datetime, str]]:
+        """(received at, final state) of n complaints, oldest first; no two received in the same second
+        (nor at the moment of a complaint already present), so that every list order is deterministic."""
+        rng, now = self.rng, self.ctx.now
+        used = {int(t.timestamp()) for t in taken}
+        found = []
+        for state, count in complaint_counts(n).items():
+            low, high = next(age for s, _share, _min, age in COMPLAINT_STATES if s == state)
+            for _ in range(count):
+                received = now - timedelta(days=rng.uniform(low, high))
+                received = received.replace(hour=rng.choice(RECEIVED_HOURS), minute=rng.randrange(60),
+                                            second=rng.randrange(60), microsecond=0)
+                if received > now - timedelta(minutes=30):
+                    received = (now - timedelta(minutes=rng.randint(30, 240), seconds=rng.randrange(60)))
+                key = int(received.timestamp())
+                while key in used:
+                    key -= 1
+                    received -= timedelta(seconds=1)
+                used.add(key)
+                found.append((received, state))
+        found.sort()
+        return found
+
+    # --- what ---------------------------------------------------------------------------------
+    def _customer(self) -> tuple[int, int | None]:
+        rng, ctx = self.rng, self.ctx
+        if ctx.owners and rng.random() < OWNER_RATE:
+            return ctx.owners[rng.randrange(len(ctx.owners))]
+        customer = rng.randint(ctx.first_customer, ctx.last_customer)
+        return customer, ctx.unit_of.get(customer)
+
+    def complaint(self, complaint_id: int, received: datetime, final: str) -> tuple[dict, tuple[int, str]]:
+        """The complaint's columns (no bookkeeping) and its receiver (user id, username)."""
+        rng, ctx = self.rng, self.ctx
+        receiver = ctx.receivers[bisect.bisect_left(self._receivers_cum, rng.random() * self._receivers_cum[-1])]
+        customer_id, unit_id = self._customer()
+        channel = self._channels[bisect.bisect_left(self._channels_cum, rng.random() * self._channels_cum[-1])]
+        row = dict(id=complaint_id, channel=channel, customer_id=customer_id, unit_id=unit_id, received_at=received,
+                   state=final, first_responsible_id=receiver[0], plan_approved=False, rehandling_count=0)
+        self._deadlines(row, 1)
+        if final == "closed_invalid":
+            content, explanation = rng.choice(CONSULTATIONS)
+            moment = self._after(received, [GAP_HOURS["close_invalid"]])[0]
+            row.update(content=content, invalid_explanation=explanation, closed_at=moment, state_changed_at=moment)
+            return row, receiver
+        topic = rng.choice(TOPICS)
+        row["content"] = topic.content.format(unit="本户")
+        path = PATH[:STOP_AFTER[final]]
+        serious = STOP_AFTER[final] >= 3 and rng.random() < topic.serious
+        rehandlings = (1 if rng.random() < 0.8 else 2) if STOP_AFTER[final] >= 4 and rng.random() < 0.12 else 0
+        moments = self._after(received, [GAP_HOURS[a] for a in path])
+        row["state_changed_at"] = moments[-1] if moments else received
+        for action, moment in zip(path, moments, strict=True):
+            if action == "confirm":
+                row["confirmed_how"] = rng.choice(CONFIRMED_HOW)
+            elif action == "assess":
+                row.update(severity=("crisis" if rng.random() < 0.2 else "major") if serious else "general",
+                           category=topic.category)
+                if serious:
+                    row.update(legal_opinion="法务意见：先行委托第三方鉴定，按合同和相关法规承担责任，避免书面承诺超出合同范围。",
+                               handling_plan=f"{topic.measures}由{POSTS[topic.department][1]}牵头，每周向客户通报进度。",
+                               plan_approved=True)
+                    self._deadlines(row, 0.5)
+            elif action == "assign":
+                post, person = POSTS[topic.department]
+                row.update(department_id=ctx.departments[topic.department], assigned_post=post, assigned_person=person)
+            elif action == "start_handling":
+                row.update(cause_analysis=topic.cause, report=f"现场调查报告：{topic.cause}", measures=topic.measures,
+                           handling_person=POSTS[topic.department][1],
+                           handling_deadline=(received + timedelta(days=rng.randint(8, 20))).date())
+                if rehandlings and final == "handling":  # back to handling after a rejected reply
+                    row.update(reply_result=REJECTED_REPLY, customer_accepted=False,
+                               satisfaction=rng.choice((1, 2)), rehandling_count=rehandlings)
+            elif action == "reply":
+                row.update(reply_result=topic.reply, customer_accepted=True, satisfaction=rng.choice((3, 4, 4, 5, 5)),
+                           rehandling_count=rehandlings)
+            elif action == "close":
+                row.update(department_signed_off=True, person_signed_off=True, closed_at=moment,
+                           return_visit_due_at=moment + timedelta(days=7))
+            elif action == "return_visit":
+                row.update(return_visit_method=rng.choice(("phone", "phone", "on_site")),
+                           return_visit_record=rng.choice(RETURN_RECORDS),
+                           return_visit_satisfaction=rng.choice((3, 4, 5, 5)), return_visited_at=moment)
+            elif action == "feed_back":
+                row.update(root_cause=topic.root_cause, improvement=topic.improvement)
+        return row, receiver
+
+    def _deadlines(self, row: dict, factor: float) -> None:
+        received, add = row["received_at"], self.deadlines.add
+        row.update(assign_due_at=add(received, 0.5 * factor), investigate_due_at=add(received, 3 * factor),
+                   close_due_at=add(received, 7 * factor))
+
+    def _after(self, start: datetime, gaps: list[tuple[float, float]]) -> list[datetime]:
+        """The moments of the steps: random gaps, squeezed to end a quarter of an hour before now."""
+        hours = [self.rng.uniform(low, high) for low, high in gaps]
+        room = (self.ctx.now - start).total_seconds() / 3600 - 0.25
+        total = sum(hours)
+        scale = min(1.0, room / total) if total > 0 and room > 0 else (1.0 if room > 0 else 0.0)
+        moments, moment = [], start
+        for h in hours:
+            moment += timedelta(hours=h * scale)
+            moments.append(moment.replace(microsecond=0))
+        return moments
+
+
+def receive_step(step_id: int, complaint: dict, receiver: tuple[int, str]) -> dict:
+    """The `receive` entry complaints.open_complaint writes (no fields, no comment)."""
+    return dict(id=step_id, complaint_id=complaint["id"], action="receive", from_state="", to_state="received",
+                actor_id=receiver[0], actor_name=receiver[1], at=complaint["received_at"], comment=None, data="{}")

@@ -1,10 +1,13 @@
-"""Bulk seeding: estates, units, N customers and their units, each row with its audit row chained in bulk.
+"""Bulk seeding: estates, units, N customers and their units, M complaints with their `receive` step
+entry, each row with its audit row chained in bulk.
 
 Rows are written with Core executemany on SQLite and COPY on PostgreSQL, never through the ORM. The
 audit rows are built exactly as app.audit.append builds them (same canonical changes JSON, same
 microsecond timestamps, app.audit.row_hash), continue from the audit_chain_head row, and the head row
 is moved in the same transaction as each batch, so `audit verify` passes afterwards.
-`check_against_orm` proves the bulk changes JSON equals what the app's flush hook writes.
+`check_against_orm` proves the bulk changes JSON equals what the app's flush hook writes;
+`check_complaints_against_domain` proves the same for complaints and their step entries, and that a
+generated complaint in each state has exactly the fields (and values) the workflow would have left.
 """
 
 from __future__ import annotations
@@ -12,22 +15,47 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import Table, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Table, create_engine, event, func, insert, inspect, select, text, update
 
 from app import audit
-from app.domain import records
+from app.demo import PATH, STOP_AFTER
+from app.domain import approvals, calendar, complaints, records
 from app.domain.privacy import mask
+from app.domain.roles import CS_STAFF
 from app.domain.rules import field_errors
-from app.models import AuditChainHead, AuditLog, Building, Customer, CustomerUnit, Project, Unit
+from app.models import (
+    AuditChainHead,
+    AuditLog,
+    Building,
+    Complaint,
+    ComplaintStep,
+    Customer,
+    CustomerUnit,
+    Department,
+    Project,
+    Unit,
+    UserDepartment,
+)
 
 from .data import (
     BUILDINGS_PER_PROJECT,
+    COMPLAINT_DAYS,
+    COMPLAINT_STATES,
+    CS_TEAM,
     DOORS,
     FLOORS,
     LINK_RATE,
+    RECEIVER_SHARES,
+    REJECTED_REPLY,
+    STATE_CODES,
     UNITS_PER_PROJECT,
+    ComplaintContext,
+    ComplaintGenerator,
+    Deadlines,
     Generator,
+    receive_step,
     stamp,
     units_needed,
 )
@@ -44,12 +72,18 @@ class SeedStats:
     buildings: int = 0
     units: int = 0
     audit_rows: int = 0
+    complaints: int = 0
+    complaint_steps: int = 0
+    complaint_audit_rows: int = 0
+    complaint_states: dict[str, int] = field(default_factory=dict)
+    cs_team: int = 0  # bench customer-service users added
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
-        return self.customers + self.customer_units + self.projects + self.buildings + self.units + self.audit_rows
+        return (self.customers + self.customer_units + self.projects + self.buildings + self.units + self.audit_rows
+                + self.complaints + self.complaint_steps + self.complaint_audit_rows)
 
 
 # --- writers ---------------------------------------------------------------------------------------
@@ -136,13 +170,16 @@ class Chain:
         self.seq, self.prev = head.seq, head.hash
         self.rows = []
 
-    def add_inserts(self, model, rows: list[dict], at) -> None:
+    def add_inserts(self, model, rows: list[dict], at, actors: list[tuple[int, str]] | None = None) -> None:
+        """One insert row per row, by the chain's actor or, with `actors`, by the actor of each row."""
         table_name = model.__table__.name
         actor_id, actor_name = self.actor_id, self.actor_name
         seq, prev = self.seq, self.prev
         out = self.rows
         row_hash = audit.row_hash
-        for row in rows:
+        for i, row in enumerate(rows):
+            if actors is not None:
+                actor_id, actor_name = actors[i]
             seq += 1
             changes = insert_changes(model, row)
             record_id = str(row["id"])
@@ -170,13 +207,17 @@ def full_row(model, values: dict) -> dict:
 
 
 class Seeder:
-    def __init__(self, app, customers: int, log: Callable[[str], None] = print, batch: int = 20_000):
+    def __init__(self, app, customers: int, log: Callable[[str], None] = print, batch: int = 20_000,
+                 complaints: int = 0, password: str | None = None):
         self.app, self.n, self.log, self.batch = app, customers, log, batch
+        self.n_complaints, self.password = complaints, password
         self.url = app.config["SQLALCHEMY_DATABASE_URI"]
         self.is_pg = self.url.startswith("postgresql")
         self.writer = PostgresWriter() if self.is_pg else SqliteWriter()
         self.gen = Generator()
         self.stats = SeedStats()
+        self.links: list[tuple[int, int]] = []  # (customer id, unit id) of the bench customers' unit links
+        self.customer_ids = (0, -1)  # first and last bench customer id
 
     def run(self, actor_username: str = "admin") -> SeedStats:
         from app.extensions import db
@@ -198,9 +239,17 @@ class Seeder:
                 t = time.perf_counter()
                 self.seed_customers(conn, units)
                 self.stats.phases["customers and their units"] = time.perf_counter() - t
+                if self.n_complaints:
+                    t = time.perf_counter()
+                    prepared = self.prepare_complaints()
+                    self.stats.phases["complaint checks and schedule"] = time.perf_counter() - t
+                    t = time.perf_counter()
+                    self.seed_complaints(conn, prepared)
+                    self.stats.phases["complaints and their steps"] = time.perf_counter() - t
                 if self.is_pg:
                     t = time.perf_counter()
-                    for table in ("project", "building", "unit", "customer", "customer_unit"):
+                    for table in ("project", "building", "unit", "customer", "customer_unit", "complaint",
+                                  "complaint_step"):
                         conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                              f"(SELECT max(id) FROM {table}))")
                     conn.commit()
@@ -305,6 +354,7 @@ class Seeder:
         next_unit = 0
         started = last_log = time.perf_counter()
         logged_at = 0
+        self.customer_ids = (customer_id, customer_id + n - 1)
         for start in range(0, n, self.batch):
             stop = min(n, start + self.batch)
             conn.begin()
@@ -320,6 +370,7 @@ class Seeder:
                     next_unit += 1
                     links.append(stamp(full_row(CustomerUnit, dict(
                         id=link_id, customer_id=customer_id, unit_id=unit, **gen.purchase(area))), self.actor_id, at))
+                    self.links.append((customer_id, unit))
                     link_id += 1
                 customer_id += 1
             chain.add_inserts(Customer, customers, at)
@@ -337,7 +388,255 @@ class Seeder:
                          f"with unit links and audit rows)")
                 logged_at, last_log = stop, now
 
+    # --- complaints --------------------------------------------------------------------------
+    def prepare_complaints(self) -> tuple[ComplaintGenerator, list]:
+        """The bench customer-service team, the generator's context, the checks against the domain, and the
+        moments of receipt of every complaint (oldest first)."""
+        from app.extensions import db
+
+        with self.app.app_context():
+            session = db.session
+            sm = self.app.appbuilder.sm
+            self.stats.cs_team = add_cs_team(session, sm, self.gen, self.password)
+            users = [sm.find_user(username=name) for name in ("cs_staff", "cs_manager")]
+            team = [sm.find_user(username=f"kf{i:02d}") for i in range(1, CS_TEAM + 1)]
+            receivers = [(u.id, u.username) for u in users + team]
+            rest = (1 - sum(RECEIVER_SHARES.values())) / CS_TEAM
+            weights = [RECEIVER_SHARES["cs_staff"], RECEIVER_SHARES["cs_manager"]] + [rest] * CS_TEAM
+            departments = {d.code: d.id for d in session.scalars(select(Department))}
+            now = calendar.local_now()
+            first, last = self.customer_ids
+            ctx = ComplaintContext(now=now, owners=self.links, first_customer=first, last_customer=last,
+                                   unit_of=dict(self.links), receivers=receivers, receiver_weights=weights,
+                                   departments=departments, manager=receivers[1])
+            deadlines = Deadlines(calendar.WorkCalendar(session), (now - timedelta(days=COMPLAINT_DAYS + 2)).date(),
+                                  now.date() + timedelta(days=400))
+            check_complaints_against_domain(session, sm, ctx, deadlines, self.log)
+            taken = set(session.scalars(select(Complaint.received_at)))
+            db.session.remove()
+        generator = ComplaintGenerator(ctx, deadlines)
+        schedule = generator.schedule(self.n_complaints, taken)
+        return generator, schedule
+
+    def seed_complaints(self, conn, prepared: tuple[ComplaintGenerator, list]) -> None:
+        generator, schedule = prepared
+        chain, n = Chain(self.actor_id, self.actor_name), len(schedule)
+        complaint_id, step_id = self._next_id(conn, Complaint), self._next_id(conn, ComplaintStep)
+        conn.rollback()
+        states = dict.fromkeys(STATE_CODES, 0)
+        started = last_log = time.perf_counter()
+        logged_at = 0
+        for start in range(0, n, self.batch):
+            stop = min(n, start + self.batch)
+            conn.begin()
+            chain.lock_head(conn)
+            at = audit.utcnow()
+            rows, steps, actors = [], [], []
+            for received, final in schedule[start:stop]:
+                values, receiver = generator.complaint(complaint_id, received, final)
+                rows.append(stamp(full_row(Complaint, values), receiver[0], at))
+                steps.append(stamp(full_row(ComplaintStep, receive_step(step_id, values, receiver)), receiver[0], at))
+                actors.append(receiver)
+                states[final] += 1
+                complaint_id += 1
+                step_id += 1
+            chain.add_inserts(Complaint, rows, at, actors)
+            chain.add_inserts(ComplaintStep, steps, at, actors)
+            audited = self._write_batch(conn, [(Complaint, rows), (ComplaintStep, steps)], chain)
+            conn.commit()
+            self.stats.complaints += len(rows)
+            self.stats.complaint_steps += len(steps)
+            self.stats.complaint_audit_rows += audited
+            now = time.perf_counter()
+            if stop == n or stop - logged_at >= max(n // 10, self.batch) or now - last_log > 30:
+                self.log(f"  complaints {stop:>10,}/{n:,}  {stop / (now - started):>9,.0f} complaints/s  "
+                         f"({stop * 4 / (now - started):,.0f} rows/s with their steps and audit rows)")
+                logged_at, last_log = stop, now
+        self.stats.complaint_states = states
+
 
 def count_rows(conn) -> dict[str, int]:
     return {name: conn.scalar(text(f"SELECT count(*) FROM {name}"))
-            for name in ("customer", "customer_unit", "unit", "audit_log")}
+            for name in ("customer", "customer_unit", "unit", "complaint", "complaint_step", "audit_log")}
+
+
+# --- complaints --------------------------------------------------------------------------------------
+
+# Columns whose value is the moment a step was taken (now, when the domain walks a complaint).
+STEP_MOMENTS = frozenset({"state_changed_at", "closed_at", "return_visited_at", "return_visit_due_at"})
+NOT_FIELDS = frozenset({"id", "created_at", "updated_at", "created_by_id", "updated_by_id", "version"})
+
+
+def add_cs_team(session, sm, gen: Generator, password: str | None) -> int:
+    """CS_TEAM customer-service staff (kf01, kf02, ...) in the customer-service department."""
+    import secrets
+
+    role = sm.find_role(CS_STAFF)
+    department = session.scalar(select(Department).where(Department.is_customer_service.is_(True))
+                                .order_by(Department.id))
+    added = 0
+    for i in range(1, CS_TEAM + 1):
+        username = f"kf{i:02d}"
+        if sm.find_user(username=username) is not None:
+            continue
+        name = gen.person_name()
+        user = sm.add_user(username, name, "", f"{username}@kefu.example", role, password or secrets.token_urlsafe(12))
+        if not user:
+            raise RuntimeError(f"could not add the bench user {username}")
+        with audit.acting_as(session, audit.SYSTEM), records.unit_of_work(session):
+            session.add(UserDepartment(user_id=user.id, department_id=department.id))
+        added += 1
+    return added
+
+
+# --- proof that bulk complaints are what the workflow writes ---------------------------------------
+
+def check_complaints_against_domain(session, sm, ctx: ComplaintContext, deadlines: Deadlines, log) -> None:
+    """In a transaction rolled back afterwards: (1) the bulk deadlines equal WorkCalendar's; (2) a complaint
+    received through complaints.open_complaint gets the same audit rows (complaint and `receive` step) as
+    the bulk ones; (3) a generated complaint of each state, walked through complaints.transition (and the
+    general manager's approvals), ends with exactly the generated fields set, to the same values (the
+    moments of the steps aside); (4) 3,000 generated complaints pass the steps' field parsers and have every
+    field their steps require."""
+    import random
+
+    rng = random.Random(7)
+    work = calendar.WorkCalendar(session)
+    for _ in range(20_000):
+        start = ctx.now - timedelta(days=rng.uniform(0, COMPLAINT_DAYS), seconds=rng.randrange(86400))
+        start = start.replace(microsecond=0)
+        days = rng.choice((0.25, 0.5, 1.5, 3, 3.5, 7))
+        if deadlines.add(start, days) != work.add_working_days(start, days):
+            raise RuntimeError(f"bulk deadline of {start} + {days} working days differs: {deadlines.add(start, days)} "
+                               f"!= {work.add_working_days(start, days)}")
+
+    gen = ComplaintGenerator(ctx, deadlines, seed=1)
+    users = {uid: sm.get_user_by_id(uid) for uid, _name in ctx.receivers}
+    gm = sm.find_user(username="gm")
+    variants = [(state, None) for state in STATE_CODES]
+    variants += [("fed_back", "serious"), ("closed", "serious"), ("handling", "rehandled"), ("fed_back", "rehandled")]
+    try:
+        for index, (state, variant) in enumerate(variants):
+            row = receiver = None
+            for _ in range(5000):
+                age = next(a for s, _sh, _m, a in COMPLAINT_STATES if s == state)
+                received = (ctx.now - timedelta(days=rng.uniform(*age))).replace(microsecond=0)
+                received = min(received, ctx.now - timedelta(minutes=30))
+                row, receiver = gen.complaint(10**9 + index, received, state)
+                if variant is None or (variant == "serious" and row.get("severity") in complaints.SERIOUS) or (
+                        variant == "rehandled" and row.get("rehandling_count")):
+                    break
+            else:
+                raise RuntimeError(f"the generator made no {variant} {state} complaint")
+            actor = users[receiver[0]]
+            complaint = complaints.open_complaint(
+                session, actor, channel=row["channel"], customer_id=row["customer_id"], content=row["content"],
+                received_at=row["received_at"], unit_id=row["unit_id"])
+            if index == 0:
+                _compare_receipt(session, complaint, row, receiver)
+            _walk(session, complaint, row, state, actor, users[ctx.manager[0]], gm)
+            walked = {c.key: getattr(complaint, c.key) for c in inspect(Complaint).column_attrs
+                      if c.key not in NOT_FIELDS}
+            made = {k: v for k, v in row.items() if k not in NOT_FIELDS}
+            set_walked = {k for k, v in walked.items() if v is not None}
+            set_made = {k for k, v in made.items() if v is not None}
+            if set_walked != set_made:
+                raise RuntimeError(f"a generated {state} complaint ({variant or 'plain'}) has other fields than the "
+                                   f"workflow leaves: only generated {sorted(set_made - set_walked)}, only walked "
+                                   f"{sorted(set_walked - set_made)}")
+            differ = {k: (made[k], walked[k]) for k in set_made - STEP_MOMENTS if made[k] != walked[k]}
+            if differ:
+                raise RuntimeError(f"a generated {state} complaint ({variant or 'plain'}) differs from the walked "
+                                   f"one: {differ}")
+    finally:
+        session.rollback()
+
+    required_of = {}
+    for state in STATE_CODES:
+        path = ("close_invalid",) if state == "closed_invalid" else complaints_path(state)
+        required_of[state] = {name for action in path for name in complaints.STEP_BY_ACTION[action].required
+                              if name not in complaints.STEP_ONLY}
+    for i in range(3000):
+        state = STATE_CODES[i % len(STATE_CODES)]
+        age = 30 if state in ("fed_back", "closed_invalid", "return_visited") else 3
+        row, _receiver = gen.complaint(i, ctx.now - timedelta(days=age, seconds=rng.randrange(86400)), state)
+        for name, value in row.items():
+            if name in complaints.FIELDS and value is not None:
+                try:
+                    parsed = complaints.FIELDS[name](value)
+                except ValueError as exc:
+                    raise RuntimeError(f"generated {state} complaint: {name}={value!r} is refused: {exc}") from None
+                if parsed != value:
+                    raise RuntimeError(f"generated {state} complaint: {name}={value!r} is parsed as {parsed!r}")
+        missing = sorted(name for name in required_of[state] if row.get(name) is None)
+        if missing:
+            raise RuntimeError(f"generated {state} complaint lacks required fields {missing}")
+    log("  bulk deadlines equal WorkCalendar's; bulk audit rows match the app's (complaint, complaint_step); "
+        f"generated complaints of {len(variants)} kinds equal the same ones walked through the workflow; "
+        "generated complaints pass the steps' field rules")
+
+
+def complaints_path(state: str) -> tuple[str, ...]:
+    return PATH[:STOP_AFTER[state]]
+
+
+def _compare_receipt(session, complaint, row: dict, receiver: tuple[int, str]) -> None:
+    step = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id)).one()
+    bulk_complaint = stamp(full_row(Complaint, {**row, "id": complaint.id}), receiver[0], complaint.created_at)
+    bulk_step = stamp(full_row(ComplaintStep, {**receive_step(step.id, {**row, "id": complaint.id}, receiver),
+                                               "at": step.at}), receiver[0], step.created_at)
+    for model, obj, bulk in ((Complaint, complaint, bulk_complaint), (ComplaintStep, step, bulk_step)):
+        stored = session.execute(select(AuditLog.changes).where(
+            AuditLog.table_name == model.__table__.name, AuditLog.record_id == str(obj.id),
+            AuditLog.action == "insert")).scalar_one()
+        mine = insert_changes(model, bulk)
+        if mine != stored:
+            raise RuntimeError(f"bulk audit changes differ from the app's for {model.__name__}:\n"
+                               f"  app:  {stored}\n  bulk: {mine}")
+
+
+def _walk(session, complaint, row: dict, state: str, receiver, manager, gm) -> None:
+    """Take the steps that lead to `state` with the generated values, as the people who take them."""
+    serious = row.get("severity") in complaints.SERIOUS
+    rehandlings = row.get("rehandling_count") or 0
+
+    def step(action, actor, fields=None):
+        if fields is None:
+            table = complaints.STEP_BY_ACTION[action]
+            fields = {name: row[name] for name in (*table.required, *table.optional)
+                      if name not in complaints.STEP_ONLY and row.get(name) is not None}
+        complaints.transition(session, complaint, action, actor, complaint.version, fields)
+
+    def rejected_reply(satisfaction):
+        step("reply", receiver, {"reply_result": REJECTED_REPLY, "customer_accepted": False,
+                                 "satisfaction": satisfaction})
+        step("add_progress", manager, {"progress_note": "重新安排处理", "customer_told_how": "电话告知客户"})
+
+    def decide(kind):
+        approvals.decide(session, approvals.pending_for(session, complaint, kind), "approve", "同意", gm)
+
+    if state == "closed_invalid":
+        step("close_invalid", receiver)
+        return
+    for action in complaints_path(state):
+        if action == "assess":
+            step("assess", manager if serious else receiver)
+            if serious:
+                decide("complaint_plan")
+        elif action == "start_handling":
+            step("start_handling", manager)
+            if state == "handling":
+                for _ in range(rehandlings):
+                    rejected_reply(row["satisfaction"])
+        elif action == "reply":
+            for _ in range(rehandlings):
+                rejected_reply(1)
+            step("reply", receiver)
+        elif action == "close":
+            step("close", manager)
+            if serious:
+                decide("complaint_close")
+        elif action == "feed_back":
+            step("feed_back", manager)
+        else:
+            step(action, receiver)

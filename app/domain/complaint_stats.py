@@ -3,7 +3,8 @@
 The month's complaints are those received in it (local time, like every complaint time). Counts come
 from one GROUP BY over the month's rows (by channel, category, severity, department and state, with
 the sums the other figures need), so the work grows with the number of groups, not of rows. The time
-to close is taken over the complaints closed in the month (`closed_at - received_at`, in days).
+to close is taken over the complaints closed in the month (`closed_at - received_at`, in days; median
+and 90th percentile computed by PostgreSQL itself, in Python on SQLite).
 Overdue is judged with `complaints.overdue_clause` at the end of the month, or now if that is
 earlier. Values that are not set yet (the severity of an unassessed complaint, the department of an
 unassigned one) are counted under UNSET.
@@ -19,7 +20,7 @@ from datetime import date, datetime, timedelta
 
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Float, and_, case, cast, func, or_, select
 
 from app.models import Building, Complaint, Customer, Department, Project, Unit
 from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity
@@ -139,10 +140,7 @@ def monthly(session, month: str, *, ledger: bool = True, ledger_offset: int = 0,
         rehandled += int(g.rehandled or 0)
         replied += int(g.replied or 0)
 
-    closings = session.execute(
-        select(C.received_at, C.closed_at).where(C.closed_at >= start, C.closed_at < end)
-    ).all()
-    days = sorted((row.closed_at - row.received_at).total_seconds() / 86400 for row in closings)
+    closed, median_days, p90_days = _time_to_close(session, start, end)
 
     def one_decimal(value):
         return None if value is None else round(value, 1)
@@ -158,8 +156,8 @@ def monthly(session, month: str, *, ledger: bool = True, ledger_offset: int = 0,
         "by_severity": by_severity,
         "by_department": by_department,
         "by_state": by_state,
-        "time_to_close": {"closed": len(days), "median_days": one_decimal(percentile(days, 0.5)),
-                          "p90_days": one_decimal(percentile(days, 0.9))},
+        "time_to_close": {"closed": closed, "median_days": one_decimal(median_days),
+                          "p90_days": one_decimal(p90_days)},
         "satisfaction": {"answers": satisfaction_n,
                          "average": round(satisfaction_sum / satisfaction_n, 2) if satisfaction_n else None},
         "return_visit_satisfaction": {"answers": visit_n,
@@ -172,6 +170,22 @@ def monthly(session, month: str, *, ledger: bool = True, ledger_offset: int = 0,
     if ledger:
         result["ledger"] = ledger_rows(session, start, end, as_of, offset=ledger_offset, limit=ledger_limit)
     return result
+
+
+def _time_to_close(session, start: datetime, end: datetime) -> tuple[int, float | None, float | None]:
+    """(complaints closed in [start, end), median and 90th-percentile days from receipt to closing).
+    PostgreSQL computes the percentiles itself (one row instead of the month's closings: measured, 50,000
+    rows cost ~0.2 s to fetch); SQLite has no percentile function, so the closings are fetched."""
+    C = Complaint
+    in_month = and_(C.closed_at >= start, C.closed_at < end)
+    if session.get_bind().dialect.name == "postgresql":
+        days = cast(func.extract("epoch", C.closed_at - C.received_at), Float) / 86400
+        row = session.execute(select(func.count(), func.percentile_cont(0.5).within_group(days),
+                                     func.percentile_cont(0.9).within_group(days)).where(in_month)).one()
+        return row[0], row[1], row[2]
+    closings = session.execute(select(C.received_at, C.closed_at).where(in_month)).all()
+    days = sorted((row.closed_at - row.received_at).total_seconds() / 86400 for row in closings)
+    return len(days), percentile(days, 0.5), percentile(days, 0.9)
 
 
 def ledger_rows(session, start: datetime, end: datetime, as_of: datetime, *, offset: int = 0,

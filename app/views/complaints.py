@@ -36,7 +36,7 @@ from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask
 from app.domain.records import unit_of_work
 from app.extensions import db
-from app.models import Approval, Complaint, ComplaintStep, Customer, Department, Unit
+from app.models import Approval, Building, Complaint, ComplaintStep, Customer, Department, Project, Unit
 from app.models.choices import (
     ApprovalState,
     CaseCategory,
@@ -158,6 +158,17 @@ def user_names(session, ids) -> dict[int, str]:
     return {r.id: (f"{r.first_name or ''}{r.last_name or ''}".strip() or r.username) for r in rows}
 
 
+def unit_labels(session, ids) -> dict[int, str]:
+    """"Project building number" of the given units, in one query (also when none is given, so that a page
+    issues the same statements whether or not its complaints name a unit)."""
+    ids = {i for i in ids if i}
+    rows = session.execute(select(Unit.id, Project.name.label("project"), Building.name.label("building"), Unit.number)
+                           .join(Building, Building.id == Unit.building_id)
+                           .join(Project, Project.id == Building.project_id)
+                           .where(Unit.id.in_(ids))).all()
+    return {r.id: f"{r.project} {r.building} {r.number}" for r in rows}
+
+
 def _minute(value) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else ""
 
@@ -244,9 +255,11 @@ class ComplaintInterface(ComputedColumnsInterface):
     def computed(self, items):
         now = calendar.local_now()
         names = user_names(self.session, {c.first_responsible_id for c in items})
+        units = unit_labels(self.session, {c.unit_id for c in items}) if items else {}
         return {
             "overdue": [complaints.overdue_reasons(c, now) for c in items],
             "first_responsible": [names.get(c.first_responsible_id, "") for c in items],
+            "unit": [units.get(c.unit_id, "") for c in items],
         }
 
 
@@ -277,7 +290,7 @@ class ComplaintView(DomainModelView):
     show_title = _l("Complaint")
     add_title = _l("Receive a complaint")
     label_columns = COMPLAINT
-    list_columns = ["number", "received_at", "channel", "customer", "category", "severity", "department",
+    list_columns = ["number", "received_at", "channel", "customer", "unit", "category", "severity", "department",
                     "state", "first_responsible", "overdue"]
     order_columns = ["received_at", "channel", "category", "severity", "state"]
     base_order = ("received_at", "desc")
