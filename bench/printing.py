@@ -162,6 +162,7 @@ class PrintingResults:
     ledgers: list[dict] = field(default_factory=list)  # (form, plain) per size
     verify: dict = field(default_factory=dict)
     seconds: float = 0.0
+    load: tuple = (0.0, 0.0, 0.0)
 
 
 def p95(samples: list[float]) -> float:
@@ -173,7 +174,7 @@ def run(log=print) -> PrintingResults:
     sizes = [int(s) for s in os.environ.get("BENCH_LEDGER_SIZES", "5000,20000").split(",") if s.strip()]
     repeats = int(os.environ.get("BENCH_LEDGER_REPEATS", "5"))
     files = int(os.environ.get("BENCH_ARCHIVE_FILES", "10000"))
-    results = PrintingResults()
+    results = PrintingResults(load=os.getloadavg())
     started = time.perf_counter()
     for n in sizes:
         log(f"[printing] ledger of {n:,} rows: the form, then a plain table ({repeats} renders each)")
@@ -221,8 +222,10 @@ def markdown(results: PrintingResults) -> str:
                       f"{statistics.median(rates):,.0f} files/s median of {len(rates)} runs "
                       f"({', '.join(f'{r:,.0f}' for r in rates)}); "
                       f"{outcome}."]
-    lines += ["", f"Printing bench: {results.seconds / 60:.1f} min. Run alone: "
-                  "`BENCH_DATABASES= .venv/bin/python -m bench.printing`.", ""]
+    load = " / ".join(f"{x:.2f}" for x in results.load)
+    lines += ["", f"Printing bench: {results.seconds / 60:.1f} min, load average at its start {load}. Part of "
+                  "`make bench`; alone: `.venv/bin/python -m bench.printing` (`BENCH_LEDGER_SIZES`, "
+                  "`BENCH_LEDGER_REPEATS`, `BENCH_ARCHIVE_FILES`).", ""]
     return "\n".join(lines)
 
 

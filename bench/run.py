@@ -246,13 +246,21 @@ def main() -> int:
             write_report(output, environment, runs, time.perf_counter() - started)
             for leftover in Path(workdir).glob("bench.db*"):
                 leftover.unlink()
+        printed = None
+        if os.environ.get("BENCH_PRINTING", "1") != "0":  # the printed forms and the archive (issue 5)
+            from . import printing
+
+            printed = printing.run(log)
+            with output.open("a", encoding="utf-8") as report:
+                report.write("\n" + printing.markdown(printed))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(conftest._TMP, ignore_errors=True)
     log(f"Figures written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output} "
         f"(whole bench: {(time.perf_counter() - started) / 60:,.1f} min)")
-    return 0 if all(r.verify_ok and not any(res.problems for _s, res in r.results.values())
-                    and not any(m.problems for m in r.complaint_results) for r in runs) else 1
+    printing_ok = printed is None or printed.verify.get("ok", False)
+    return 0 if printing_ok and all(r.verify_ok and not any(res.problems for _s, res in r.results.values())
+                                    and not any(m.problems for m in r.complaint_results) for r in runs) else 1
 
 
 if __name__ == "__main__":
