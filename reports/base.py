@@ -40,6 +40,7 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/arphic/uming.ttc",
 )
 MARGIN = 14 * mm
+FRAME_PADDING = 6  # points: ReportLab's Frame pads each side by this much
 HEADER_HEIGHT = 24 * mm
 FOOTER_HEIGHT = 24 * mm
 QR_SIZE = 20 * mm
@@ -336,7 +337,7 @@ def build(form, data, context: PrintContext) -> Printed:
         title=f"{form.TITLE} {context.archive_number}", author=context.company, subject=form.CODE,
         creator="Kefu", invariant=1,
     )
-    kit = Kit(doc.width)
+    kit = Kit(doc.width - 2 * FRAME_PADDING)  # what the frame holds: tables then line up edge to edge
     story = form.story(data, kit)
     canvas_class = _canvas_class(form, context)
     doc.build(story, canvasmaker=canvas_class)

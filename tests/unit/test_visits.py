@@ -353,3 +353,25 @@ def test_a_state_written_outside_the_steps_is_refused(ctx, users):
         ctx.flush()
     ctx.rollback()
     assert ctx.scalar(select(Approval.id).where(Approval.subject_table == "visit", Approval.subject_id == visit.id)) is None
+
+
+def test_the_filled_forms_carry_the_visits_items(app, ctx, users, departments, artifacts):
+    from pathlib import Path
+
+    from tests.printing import pdf as read
+
+    visit = visit_in(ctx, users, departments, "return_visited")
+    with records.unit_of_work(ctx):
+        record_copy, sheet_copy = printing.print_visit_forms(ctx, visit, users["cs_staff"], may_reveal=False)
+    folder = Path(app.config["KEFU_ARCHIVE_DIR"])
+    record_text = read.text((folder / record_copy.file_path).read_bytes()).replace(" ", "")
+    for expected in ("走访客户记录表", "KF/QR-01", record_copy.number, visit.customer.name, "清洁卫生",
+                     "大堂地面清洁不及时", "地库照明不足", "不合格", "非管理范畴", "公交线路由公交公司规划", "整改措施1",
+                     "希望加强夜间巡逻", "已确认"):
+        assert expected in record_text, expected
+    assert "0571-87654321" not in record_text  # the contact's phone is masked for cs_staff's print
+    sheet_text = read.text((folder / sheet_copy.file_path).read_bytes()).replace(" ", "")
+    for expected in ("客户意见、建议征求表", "KF/QR-02", visit.number, "■", "门岗认真", "希望加强夜间巡逻"):
+        assert expected in sheet_text, expected
+    read.first_page_png(folder / record_copy.file_path, artifacts / "visit_record_filled")
+    read.first_page_png(folder / sheet_copy.file_path, artifacts / "opinion_sheet_filled")
