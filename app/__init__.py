@@ -77,6 +77,9 @@ def create_app(config_object="config.Config") -> Flask:
         appbuilder = AppBuilder(indexview=KefuIndexView, base_template="kefu/base.html")
         appbuilder.init_app(app, db.session)
         app.appbuilder = appbuilder
+        from app.api import rison_schemas
+
+        rison_schemas.install()
         _register_views(appbuilder)
         _limit_api_login(app, appbuilder)
 

@@ -81,3 +81,29 @@ def test_page_size_is_capped_at_100(app, login, api):
     assert html.count('name="rowid"') <= 100
     body = api("cs_staff").get("/api/v1/customer/?q=(page_size:1000)").get_json()
     assert len(body["result"]) <= 100
+
+
+def test_the_api_checks_each_query_schema_once_and_still_refuses_bad_arguments(app, api, monkeypatch):
+    """The `q` argument's JSON schema is meta-checked once per schema (app/api/rison_schemas.py), not on
+    every request; a malformed argument is still refused with FAB's 400 and its message."""
+    from jsonschema.validators import validator_for
+
+    from app.api import rison_schemas
+    from flask_appbuilder.api.schemas import get_list_schema
+
+    checks = []
+    validator_class = validator_for(get_list_schema)
+    original = validator_class.check_schema
+    monkeypatch.setattr(validator_class, "check_schema", classmethod(
+        lambda cls, schema, *a, **k: checks.append(schema) or original.__func__(cls, schema, *a, **k)))
+    monkeypatch.setattr(rison_schemas, "_validators", {})
+    client = api("cs_staff")
+    for size in (5, 6, 7):
+        assert client.get(f"/api/v1/customer/?q=(page_size:{size})").status_code == 200
+    assert checks == [get_list_schema]
+
+    refused = client.get("/api/v1/customer/?q=(page_size:'many')")
+    assert refused.status_code == 400
+    assert refused.get_json()["message"].startswith("Not a valid rison schema")
+    assert client.get("/api/v1/customer/?q=(filters:'name')").status_code == 400
+    assert checks == [get_list_schema]
