@@ -146,6 +146,12 @@ class KefuListWidget(ListWidget):
     template = "kefu/widgets/list.html"
 
 
+class OverdueListWidget(KefuListWidget):
+    """Rows the view marks `overdue` are shown in red (complaints, visits, rectification items, return visits)."""
+
+    template = "kefu/widgets/overdue_list.html"
+
+
 class CappedListMixin:
     """Page size capped at KEFU_MAX_PAGE_SIZE (FAB's psize_<View> has no bound); capped counts shown as N+."""
 

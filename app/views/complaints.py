@@ -48,7 +48,7 @@ from app.models.choices import (
     VisitMethod,
 )
 
-from .base import DomainModelView, KefuInterface, KefuListWidget, RelatedTextFilter
+from .base import DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
 from .labels import COMMON
 
 EXPORT_LIMIT = 10_000
@@ -263,10 +263,6 @@ class ComplaintInterface(ComputedColumnsInterface):
         }
 
 
-class ComplaintListWidget(KefuListWidget):
-    template = "kefu/complaint_list_widget.html"
-
-
 def _choices_with_blank(enum_class):
     return [("", "—"), *enum_class.choices()]
 
@@ -285,7 +281,7 @@ class ComplaintView(DomainModelView):
     )
     route_base = "/complaint"
     base_permissions = ["can_list", "can_show", "can_add", "can_transition", "can_export"]
-    list_widget = ComplaintListWidget
+    list_widget = OverdueListWidget
     list_title = _l("Complaints")
     show_title = _l("Complaint")
     add_title = _l("Receive a complaint")

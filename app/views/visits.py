@@ -65,7 +65,7 @@ from app.models.choices import (
     VisitState,
 )
 
-from .base import DomainModelView, KefuListWidget, RelatedTextFilter, may_reveal
+from .base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from .complaints import (
     ComputedColumnsInterface,
     NativeInput,
@@ -324,12 +324,6 @@ class VisitInterface(ComputedColumnsInterface):
             "overdue": [visit_overdue_reasons(v, v.id in late_rectifications, v.id in late_return_visits, now)
                         for v in items],
         }
-
-
-class VisitListWidget(KefuListWidget):
-    """The lists of this module: overdue rows in red."""
-
-    template = "kefu/visit_list_widget.html"
 
 
 def _open_count(n) -> Markup:
@@ -598,7 +592,7 @@ class VisitView(DomainModelView):
     )
     route_base = "/visit"
     base_permissions = ["can_list", "can_show", "can_add", "can_transition", "can_print"]
-    list_widget = VisitListWidget
+    list_widget = OverdueListWidget
     list_title = _l("Visits")
     show_title = _l("Visit")
     add_title = _l("Plan a visit")
@@ -940,7 +934,7 @@ class RectificationView(DomainModelView):
     )
     route_base = "/rectification"
     base_permissions = ["can_list", "can_show", "can_transition"]
-    list_widget = VisitListWidget
+    list_widget = OverdueListWidget
     list_title = _l("Rectification items")
     show_title = _l("Rectification item")
     label_columns = RECTIFICATION
@@ -1133,7 +1127,7 @@ class ReturnVisitView(DomainModelView):
     )
     route_base = "/returnvisit"
     base_permissions = ["can_list", "can_show", "can_record", "can_print", "can_schedule"]
-    list_widget = VisitListWidget
+    list_widget = OverdueListWidget
     list_template = "kefu/return_visit_list.html"
     list_title = _l("Return visits")
     show_title = _l("Return visit")
@@ -1342,7 +1336,7 @@ class VisitSummaryView(DomainModelView):
     datamodel = ComputedColumnsInterface(VisitSummary, custom_filters={"state": [FilterEqual, FilterNotEqual]})
     route_base = "/visitsummary"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_submit", "can_case"]
-    list_widget = VisitListWidget
+    list_widget = OverdueListWidget
     list_title = _l("Visit summaries")
     show_title = _l("Visit summary")
     add_title = _l("Draft a visit summary")

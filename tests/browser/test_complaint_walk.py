@@ -232,9 +232,9 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     # The list of this customer's complaints: an overdue one (received ten days ago) is shown in red.
     late = receive_late(app, mobile)
     page.goto(f"{base}/complaint/list/?_flt_0_customer={mobile}")
-    expect(page.locator("tr.kefu-complaint-row", has_text=number)).to_contain_text(STATE["closed"], timeout=TIMEOUT)
-    expect(page.locator("tr.kefu-complaint-row", has_text=number)).not_to_have_class(re.compile("kefu-overdue"))
-    expect(page.locator("tr.kefu-complaint-row", has_text=late)).to_have_class(re.compile(r"\bdanger\b.*kefu-overdue"),
+    expect(page.locator("tr.kefu-row", has_text=number)).to_contain_text(STATE["closed"], timeout=TIMEOUT)
+    expect(page.locator("tr.kefu-row", has_text=number)).not_to_have_class(re.compile("kefu-overdue"))
+    expect(page.locator("tr.kefu-row", has_text=late)).to_have_class(re.compile(r"\bdanger\b.*kefu-overdue"),
                                                                               timeout=TIMEOUT)
     page.screenshot(path=artifact("complaint-walk-4-list.png"), full_page=True)
 

@@ -315,7 +315,7 @@ def test_closing_asks_for_confirmation(html_as, customer):
 def _rows(page: str) -> dict[str, str]:
     """Complaint number -> the class attribute of its list row."""
     return {number: cls for cls, number in re.findall(
-        r'<tr class="([^"]*kefu-complaint-row[^"]*)"[^>]*>.*?/complaint/show/\d+">([^<]+)</a>', page, re.S)}
+        r'<tr class="([^"]*kefu-row[^"]*)"[^>]*>.*?/complaint/show/\d+">([^<]+)</a>', page, re.S)}
 
 
 def test_the_overdue_filter_and_red_rows(html_as, customer, app):

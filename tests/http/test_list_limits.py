@@ -86,10 +86,10 @@ def test_page_size_is_capped_at_100(app, login, api):
 def test_the_api_checks_each_query_schema_once_and_still_refuses_bad_arguments(app, api, monkeypatch):
     """The `q` argument's JSON schema is meta-checked once per schema (app/api/rison_schemas.py), not on
     every request; a malformed argument is still refused with FAB's 400 and its message."""
+    from flask_appbuilder.api.schemas import get_list_schema
     from jsonschema.validators import validator_for
 
     from app.api import rison_schemas
-    from flask_appbuilder.api.schemas import get_list_schema
 
     checks = []
     validator_class = validator_for(get_list_schema)
