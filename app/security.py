@@ -12,6 +12,7 @@ import secrets
 from flask import current_app, g, has_request_context, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user, logout_user
+from sqlalchemy import select
 
 from app.audit import utcnow
 from app.domain.privacy import REVEAL_PERMISSION
@@ -142,6 +143,17 @@ class KefuSecurityManager(SecurityManager):
         if cached is None or cached[0] != getattr(user, "id", None):
             cached = g.kefu_permissions = (getattr(user, "id", None), self.get_user_permissions(user))
         return (permission_name, view_name) in cached[1]
+
+    def get_role_permissions(self, role) -> set[tuple[str, str]]:
+        """The role's (permission, view) names in one query of plain rows: FAB loads every granted
+        permission as three ORM objects, a few hundred per request (measured with `make bench`)."""
+        if role.name in self.builtin_roles:
+            return super().get_role_permissions(role)
+        granted = (select(self.permission_model.name, self.viewmenu_model.name)
+                   .select_from(self.permissionview_model)
+                   .join(self.permissionview_model.permission).join(self.permissionview_model.view_menu)
+                   .join(self.permissionview_model.role).where(self.role_model.id == role.id))
+        return {(permission, view) for permission, view in self.session.execute(granted)}
 
 
 # --- roles sync -----------------------------------------------------------------------------

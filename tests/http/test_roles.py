@@ -95,6 +95,17 @@ def test_synced_roles_hold_exactly_the_permission_table(dbr):
         assert actual == expected, role
 
 
+def test_permissions_read_for_a_request_are_the_roles_grants(dbr, app):
+    """KefuSecurityManager reads a role's grants as plain rows; they are exactly what the role holds."""
+    from flask_appbuilder.security.sqla.models import Role
+
+    with dbr.session() as s:
+        for role in s.scalars(select(Role)):
+            held = {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
+            assert held, role.name
+            assert app.appbuilder.sm.get_role_permissions(role) == held, role.name
+
+
 def test_permission_table_follows_spec_section_1():
     """SPEC §1 read against the table: who works on customers, who reads the audit log, who manages users."""
     writers = {CS_STAFF, CS_MANAGER}
