@@ -58,9 +58,20 @@ class FilterContainsText(FilterContains):
 
 
 class KefuFilterConverter(SQLAFilterConverter):
-    """FAB's filters, except where the interface names its own for a column (no whole-table drop-downs)."""
+    """FAB's filters, except where the interface names its own for a column (no whole-table drop-downs).
+
+    FAB converts every column of the model into filter objects on each list request (about 150 for a
+    complaint list); filters hold no state, so each interface keeps its conversions. A new list is
+    returned each time because FAB extends the list it gets (`_search_filters[k] += v`)."""
 
     def convert(self, col_name):
+        converted = self.datamodel.converted_filters
+        if col_name not in converted:
+            converted[col_name] = self._convert(col_name)
+        found = converted[col_name]
+        return list(found) if found is not None else None
+
+    def _convert(self, col_name):
         custom = getattr(self.datamodel, "custom_filters", {}).get(col_name)
         if custom:
             return [f(col_name, self.datamodel) for f in custom]
@@ -77,6 +88,7 @@ class KefuInterface(SQLAInterface):
     def __init__(self, obj, session=None, custom_filters=None, eager=()):
         self.custom_filters = custom_filters or {}
         self.eager = tuple(eager)  # loader options, so related columns come with the page (no query per row)
+        self.converted_filters: dict[str, list | None] = {}  # KefuFilterConverter's, per column
         super().__init__(obj, session)
 
     def _apply_inner_all(self, query, *args, **kwargs):

@@ -41,3 +41,25 @@ def test_no_search_form_offers_a_whole_table_as_a_drop_down(app):
                 assert "QuerySelect" not in type(field).__name__, f"{type(view).__name__}.{field.name}"
             checked += 1
     assert checked >= 7
+
+
+def test_filters_are_converted_once_and_each_request_gets_its_own_list(app, login):
+    """KefuFilterConverter keeps each interface's converted filters; FAB extends the lists it gets, so a
+    request must not grow the kept ones (a filtered page twice shows the same filter choices)."""
+    from app.views.customers import CustomerView
+
+    view = next(v for v in app.appbuilder.baseviews if isinstance(v, CustomerView))
+    client = login("cs_staff")
+    first = client.get("/customer/list/?_flt_0_units=翠湖").get_data(as_text=True)
+    kept = {col: list(found or []) for col, found in view.datamodel.converted_filters.items()}
+    assert kept["name"], "the name column's filters were converted and kept"
+    second = client.get("/customer/list/?_flt_0_units=翠湖").get_data(as_text=True)
+    assert {col: list(found or []) for col, found in view.datamodel.converted_filters.items()} == kept
+    assert first.count("<option") == second.count("<option")
+    assert "翠湖花园" in second and "锦绣蓝湾" not in second
+
+    with app.test_request_context():
+        filters = view.datamodel.get_filters(view.search_columns)
+        filters.get_search_filters()["name"].append(object())
+        again = view.datamodel.get_filters(view.search_columns).get_search_filters()["name"]
+    assert again == kept["name"]
