@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
-from flask_appbuilder import ModelView, expose, has_access
+import csv
+import io
+
+from flask import Response, current_app, request, url_for
+from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.models.sqla.filters import (
     BaseFilter,
     FilterContains,
@@ -19,6 +22,7 @@ from flask_appbuilder.models.sqla.filters import (
     get_field_setup_query,
 )
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args
 from flask_appbuilder.widgets import ListWidget
 from sqlalchemy import inspect, select
 from wtforms import HiddenField
@@ -101,7 +105,10 @@ class KefuInterface(SQLAInterface):
     def query_count(self, query, filters=None, select_columns=None) -> int:
         """Count at most KEFU_COUNT_CAP + 1 rows: a list never counts a million rows to say "10,000+"."""
         cap = current_app.config["KEFU_COUNT_CAP"]
-        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        # Without the API's joins for related columns (customer.name, department.name): a many-to-one
+        # join never changes the count, and filters add the joins they need. Measured on 1M complaints
+        # (make bench, PostgreSQL): the API list page spent 7.0 ms in the database, the raw SQL 1.9 ms.
+        inner = self._apply_inner_all(query, filters, select_columns=None, aliases_mapping={})
         # Count primary keys only: measured, counting whole rows cost SQLite 4.8 ms instead of 0.5 ms.
         return inner.order_by(None).with_entities(self.obj.id).limit(cap + 1).count()
 
@@ -175,6 +182,40 @@ class CappedListMixin:
         kwargs.setdefault("count_cap", current_app.config["KEFU_COUNT_CAP"])
         kwargs.setdefault("export_endpoint", None)
         return super()._get_list_widget(**kwargs)
+
+
+class CsvExportMixin:
+    """The filtered list as a CSV file: the same scope and filters as the list page, at most
+    `export_limit` rows, opened by Excel as Chinese. The link shows only to a role that may export.
+    A view sets `export_filename`, `export_order` and writes `export_table(items)` (header, rows)."""
+
+    export_limit = 10_000
+    export_order = ("id", "asc")
+    export_filename = "export.csv"
+
+    def export_table(self, items) -> tuple[list[str], list[list]]:
+        raise NotImplementedError
+
+    def _get_list_widget(self, **kwargs):
+        if current_app.appbuilder.sm.has_access("can_export", self.class_permission_name):
+            kwargs.setdefault("export_endpoint", url_for(".export", **request.args))
+        return super()._get_list_widget(**kwargs)
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        get_filter_args(self._filters)
+        joined = self._filters.get_joined_filters(self._base_filters)
+        _count, items = self.datamodel.query(joined, *self.export_order, page=0, page_size=self.export_limit)
+        header, rows = self.export_table(items)
+        out = io.StringIO()
+        out.write("\ufeff")  # so that Excel opens the UTF-8 file as Chinese
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(["" if value is None else value for value in row] for row in rows)
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={self.export_filename}"})
 
 
 class DomainModelView(CappedListMixin, ModelView):

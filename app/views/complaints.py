@@ -8,12 +8,10 @@ everything typed kept. Edit and delete are not offered: the workflow is the only
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
@@ -23,7 +21,6 @@ from flask_appbuilder.fieldwidgets import (
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, FilterNotEqual
 from flask_appbuilder.security.decorators import permission_name
-from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import not_, select
@@ -48,10 +45,8 @@ from app.models.choices import (
     VisitMethod,
 )
 
-from .base import DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
+from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
 from .labels import COMMON
-
-EXPORT_LIMIT = 10_000
 
 # --- labels -------------------------------------------------------------------------------------
 
@@ -267,7 +262,7 @@ def _choices_with_blank(enum_class):
     return [("", "—"), *enum_class.choices()]
 
 
-class ComplaintView(DomainModelView):
+class ComplaintView(CsvExportMixin, DomainModelView):
     datamodel = ComplaintInterface(
         Complaint,
         custom_filters={
@@ -322,29 +317,17 @@ class ComplaintView(DomainModelView):
         widgets = self._list()
         return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
 
-    def _get_list_widget(self, **kwargs):
-        if current_app.appbuilder.sm.has_access("can_export", self.class_permission_name):
-            kwargs.setdefault("export_endpoint", url_for(".export", **request.args))
-        return super()._get_list_widget(**kwargs)
+    export_filename = "complaints.csv"
+    export_order = ("received_at", "desc")
 
-    @expose("/export/")
-    @has_access
-    @permission_name("export")
-    def export(self):
-        """The filtered list as CSV (same scope and filters as the list; no personal data)."""
-        get_filter_args(self._filters)
-        joined = self._filters.get_joined_filters(self._base_filters)
-        _count, items = self.datamodel.query(joined, "received_at", "desc", page=0, page_size=EXPORT_LIMIT)
+    def export_table(self, items):
+        """The list's columns as the list shows them (no personal data)."""
         columns = self.list_columns
-        out = io.StringIO()
-        out.write("\ufeff")  # so that Excel opens the UTF-8 file as Chinese
-        writer = csv.writer(out)
-        writer.writerow([str(COMPLAINT.get(c, c)) for c in columns])
+        rows = []
         for row in self.datamodel.get_values(items, columns):
             row["overdue"] = overdue_text(row["overdue"])
-            writer.writerow([self._plain(c, row[c]) for c in columns])
-        return Response(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=complaints.csv"})
+            rows.append([self._plain(c, row[c]) for c in columns])
+        return [str(COMPLAINT.get(c, c)) for c in columns], rows
 
     def _plain(self, column, value):
         formatter = self.formatters_columns.get(column)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
-from flask import Response, jsonify, redirect, request, url_for
+from flask import jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security.decorators import permission_name
-from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField
@@ -22,10 +19,8 @@ from app.extensions import db
 from app.models import Building, Customer, CustomerUnit, Project, Unit
 from app.models.choices import CustomerKind, CustomerStage, Gender
 
-from .base import DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
+from .base import CsvExportMixin, DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
 from .labels import CUSTOMER, PROPERTY
-
-EXPORT_LIMIT = 10_000
 
 
 class _UnitFilter(RelatedTextFilter):
@@ -87,7 +82,7 @@ class CustomerUnitView(DomainModelView):
     search_columns = ["purchase_date"]
 
 
-class CustomerView(DomainModelView):
+class CustomerView(CsvExportMixin, DomainModelView):
     datamodel = KefuInterface(
         Customer,
         custom_filters={"units": [FilterProjectName, FilterBuildingName, FilterUnitNumber]},
@@ -143,31 +138,19 @@ class CustomerView(DomainModelView):
             quick_search_placeholder=_l("Name, full mobile / phone number or ID-card number"),
         )
 
-    def _get_list_widget(self, **kwargs):
-        kwargs.setdefault("export_endpoint", url_for(".export", **request.args))
-        return super()._get_list_widget(**kwargs)
+    export_filename = "customers.csv"
 
-    @expose("/export/")
-    @has_access
-    @permission_name("export")
-    def export(self):
-        """The filtered list as CSV: same scope and filters as the list, personal data masked."""
-        get_filter_args(self._filters)
-        joined = self._filters.get_joined_filters(self._base_filters)
-        _count, items = self.datamodel.query(joined, "id", "asc", page=0, page_size=EXPORT_LIMIT)
+    def export_table(self, items):
+        """Personal data masked, choices as their Chinese labels."""
         columns = ["id", "name", "kind", "stage", "gender", "id_number", "mobile", "phone", "address",
                    "certificate_number", "units_summary"]
-        out = io.StringIO()
-        out.write("\ufeff")  # so that Excel opens the UTF-8 file as Chinese
-        writer = csv.writer(out)
-        writer.writerow([str(CUSTOMER.get(c, c)) for c in columns])
+        rows = []
         for item in items:
             row = privacy.masked_copy(Customer, {c: getattr(item, c) for c in columns})
             row["kind"], row["stage"] = CustomerKind.label_of(item.kind), CustomerStage.label_of(item.stage)
             row["gender"] = Gender.label_of(item.gender)
-            writer.writerow([row[c] if row[c] is not None else "" for c in columns])
-        return Response(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=customers.csv"})
+            rows.append([row[c] for c in columns])
+        return [str(CUSTOMER.get(c, c)) for c in columns], rows
 
     @expose("/reveal/<int:pk>/<field>", methods=["POST"])
     @has_access

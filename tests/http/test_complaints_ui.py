@@ -359,6 +359,12 @@ def test_the_export_is_scoped_and_filtered(html_as, customer):
     assert html_as("eng_staff").get("/complaint/export/").status_code in (302, 403)
 
 
+def test_the_export_link_is_offered_only_to_a_role_that_may_export(html_as):
+    assert "/complaint/export/" in html_as("cs_staff").get("/complaint/list/").get_data(as_text=True)
+    listing = html_as("eng_staff").get("/complaint/list/")
+    assert listing.status_code == 200 and "/complaint/export/" not in listing.get_data(as_text=True)
+
+
 # --- my work ----------------------------------------------------------------------------------------
 
 def my_work(page: str) -> str:
