@@ -120,15 +120,12 @@ def register_cli(app) -> None:
 
 
 def _parse_moment(value: str) -> datetime:
+    from app.domain import fields
+
     try:
-        moment = datetime.fromisoformat(value.strip())
+        return fields.a_moment(value)
     except ValueError:
         raise click.BadParameter("use 'YYYY-MM-DD HH:MM' (China local time)", param_hint="--at") from None
-    if moment.tzinfo is not None:
-        from app.domain.calendar import LOCAL_ZONE
-
-        moment = moment.astimezone(LOCAL_ZONE).replace(tzinfo=None)
-    return moment
 
 
 def _calendar_years() -> list[tuple[int, str, int, int]]:

@@ -14,12 +14,12 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
 from app.domain import archive, archive_loans, records
-from app.domain.errors import DomainError, ValidationError
+from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
 from app.views.base import KefuInterface
 
-from .base import DomainModelRestApi
+from .base import DomainModelRestApi, json_object
 
 ARCHIVE_LABELS = {
     "id": _l("ID"), "version": _l("Version"), "number": _l("Archive number"), "form": _l("Form"),
@@ -56,12 +56,8 @@ class ArchiveApi(DomainModelRestApi):
     order_columns = ["id", "number", "printed_at"]
     openapi_spec_methods = {"file": {"get": {"summary": "The archived PDF, exactly as it was printed"}}}
 
-    def pre_get(self, data):
-        super().pre_get(data)
-        result = data.get("result", {})
-        record = db.session.get(ArchiveRecord, data.get("id"))
-        if record is not None:
-            result["file_state"] = archive.file_state(record)
+    def computed(self, record) -> dict:
+        return {"file_state": archive.file_state(record)}
 
     @expose("/<int:pk>/file", methods=["GET"])
     @protect()
@@ -130,9 +126,8 @@ class ArchiveLoanApi(DomainModelRestApi):
         "register_return": {"post": {"summary": "A consulted or lent file comes back (archivist)"}},
     }
 
-    def pre_get(self, data):
-        super().pre_get(data)
-        data.get("result", {})["overdue"] = archive_loans.is_overdue(db.session.get(ArchiveLoan, data.get("id")))
+    def computed(self, loan) -> dict:
+        return {"overdue": archive_loans.is_overdue(loan)}
 
     def pre_get_list(self, data):
         super().pre_get_list(data)
@@ -143,36 +138,19 @@ class ArchiveLoanApi(DomainModelRestApi):
 
     def post_headless(self):
         """A consultation (out at once) or a loan outside (waits for the general manager)."""
-        body = self._body()
-        if isinstance(body, Response):
-            return body
         try:
+            body = json_object()
             with records.unit_of_work(db.session):
                 loan = archive_loans.register(db.session, body.get("kind"), body.get("archive_record_id"), body,
                                               self.actor())
         except DomainError as err:
             db.session.rollback()
             return self.domain_error(err)
-        return self.response(201, id=loan.id, result=self._result(loan))
-
-    def _body(self):
-        from flask import request
-
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return self.domain_error(ValidationError({"body": _l("Please send the fields as a JSON object.")}))
-        return body
-
-    def _result(self, loan: ArchiveLoan) -> dict:
-        result = self.dump(loan)
-        result["overdue"] = archive_loans.is_overdue(loan)
-        return result
+        return self.response(201, id=loan.id, result=self.body(loan))
 
     def _move(self, pk, move):
-        body = self._body()
-        if isinstance(body, Response):
-            return body
         try:
+            body = json_object()
             loan = archive_loans.get(db.session, pk)
             if body.get("version") not in (None, ""):
                 records.check_version(loan, body["version"])
@@ -181,7 +159,7 @@ class ArchiveLoanApi(DomainModelRestApi):
         except DomainError as err:
             db.session.rollback()
             return self.domain_error(err)
-        return self.response(200, id=loan.id, version=loan.version, result=self._result(loan))
+        return self.response(200, id=loan.id, version=loan.version, result=self.body(loan))
 
     @expose("/<int:pk>/lend", methods=["POST"])
     @protect()

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask_appbuilder.api import ModelRestApi
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as SchemaValidationError
 
 from app.domain import records
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask, masked_copy
 from app.extensions import db
+
+
+def json_object() -> dict:
+    """The request's JSON body, which must be an object (otherwise a 422 naming `body`)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError({"body": _l("Please send the fields as a JSON object.")})
+    return body
 
 
 class DomainModelRestApi(ModelRestApi):
@@ -34,6 +43,9 @@ class DomainModelRestApi(ModelRestApi):
     # --- reading: personal data masked --------------------------------------------------
     def pre_get(self, data):
         masked_copy(self.datamodel.obj, data.get("result", {}))
+        item = db.session.get(self.datamodel.obj, data["id"]) if data.get("id") is not None else None
+        if item is not None:  # already in the session: FAB loaded it for this answer
+            data["result"].update(self.computed(item))
 
     def pre_get_list(self, data):
         for row in data.get("result", []):
@@ -56,10 +68,21 @@ class DomainModelRestApi(ModelRestApi):
     def actor(self):
         return current_app.appbuilder.sm.current_user
 
+    def computed(self, item) -> dict:
+        """What a resource adds to one record it answers with (number, labels, overdue flags, the
+        actions the caller may take now ...): on GET /<id> and in every `body`."""
+        return {}
+
     def dump(self, item) -> dict:
         data = self.show_model_schema.dump(item, many=False)
         data.update(id=item.id, version=item.version)
         return masked_copy(self.datamodel.obj, data)
+
+    def body(self, item) -> dict:
+        """One record as a write answers it: as GET /<id> would."""
+        data = self.dump(item)
+        data.update(self.computed(item))
+        return data
 
     def post_headless(self):
         if not request.is_json:

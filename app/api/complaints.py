@@ -39,7 +39,7 @@ from app.models.choices import (
 )
 from app.views.base import KefuInterface
 
-from .base import DomainModelRestApi
+from .base import DomainModelRestApi, json_object
 
 COMPLAINT_LABELS = {
     "id": _l("ID"), "version": _l("Version"), "number": _l("Complaint number"), "customer": _l("Customer"),
@@ -76,31 +76,6 @@ LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX = 1000, 10_000
 
 def _labels(enum_class) -> dict[str, str]:
     return {code: str(label) for code, label in enum_class.choices()}
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError({"body": _l("Please send the fields as a JSON object.")})
-    return body
-
-
-def _parse_received_at(value):
-    """ISO text from a client; an offset (e.g. +08:00 or Z) is converted to China local time."""
-    if not isinstance(value, str):
-        if value is None:
-            return None
-        raise ValidationError({"received_at": _l("Please enter a date and time as YYYY-MM-DD HH:MM.")})
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        raise ValidationError({"received_at": _l("Please enter a date and time as YYYY-MM-DD HH:MM.")}) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
-    return moment
 
 
 class FilterOverdue(BaseFilter):
@@ -142,12 +117,6 @@ class ComplaintApi(DomainModelRestApi):
     }
 
     # --- reading ----------------------------------------------------------------------------
-    def pre_get(self, data):
-        super().pre_get(data)
-        complaint = db.session.get(Complaint, data.get("id"))
-        if complaint is not None:
-            data["result"].update(self._computed(complaint))
-
     def pre_get_list(self, data):
         super().pre_get_list(data)
         ids = [row["id"] for row in data.get("result", []) if "id" in row]
@@ -161,18 +130,13 @@ class ComplaintApi(DomainModelRestApi):
         for row in data["result"]:
             row["overdue"] = overdue.get(row.get("id"), [])
 
-    def _computed(self, complaint) -> dict:
+    def computed(self, complaint) -> dict:
         return {
             "number": complaint.number,
             "overdue": complaints.overdue_reasons(complaint, calendar.local_now()),
             "allowed_actions": [step.action for step in complaints.allowed_steps(db.session, complaint,
                                                                                   self.actor())],
         }
-
-    def body(self, complaint) -> dict:
-        data = self.dump(complaint)
-        data.update(self._computed(complaint))
-        return data
 
     def _visible(self, pk) -> Complaint:
         return complaints.get_visible(db.session, pk, self.actor())
@@ -181,7 +145,7 @@ class ComplaintApi(DomainModelRestApi):
     def post_headless(self):
         """受理: the caller receives the complaint and becomes its first-responsible person."""
         try:
-            data = _json_body()
+            data = json_object()
             unknown = sorted(set(data) - set(CREATE_FIELDS))
             if unknown:
                 raise ValidationError({name: _l("%(field)s cannot be set here.", field=name) for name in unknown})
@@ -194,7 +158,7 @@ class ComplaintApi(DomainModelRestApi):
             with records.unit_of_work(db.session):
                 complaint = complaints.open_complaint(
                     db.session, self.actor(), channel=data.get("channel"), customer_id=data.get("customer_id"),
-                    content=data.get("content"), received_at=_parse_received_at(data.get("received_at")),
+                    content=data.get("content"), received_at=data.get("received_at"),
                     unit_id=unit_id)
         except DomainError as err:
             db.session.rollback()
@@ -250,7 +214,7 @@ class ComplaintApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = dict(_json_body())
+            data = dict(json_object())
             action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
             complaint = self._visible(pk)
             with records.unit_of_work(db.session):
@@ -553,7 +517,7 @@ class ApprovalApi(DomainModelRestApi):
     base_order = None  # the queue's own stable order (ApprovalInterface), unless the client asks for another
     openapi_spec_methods = {"decide": {"post": {"summary": "Approve or reject a request (general manager)"}}}
 
-    def _computed(self, row: dict) -> None:
+    def _add_waiting(self, row: dict) -> None:
         """waiting_hours: how long it waited (pending: until now; decided: until the decision)."""
         end = row.get("decided_at") or audit.utcnow()
         row["waiting_hours"] = _hours_between(row.get("requested_at"), end)
@@ -563,12 +527,12 @@ class ApprovalApi(DomainModelRestApi):
 
     def pre_get(self, data):
         super().pre_get(data)
-        self._computed(data.get("result", {}))
+        self._add_waiting(data.get("result", {}))
 
     def pre_get_list(self, data):
         super().pre_get_list(data)
         for row in data.get("result", []):
-            self._computed(row)
+            self._add_waiting(row)
 
     @expose("/<int:pk>/decide", methods=["POST"])
     @protect()
@@ -605,7 +569,7 @@ class ApprovalApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = _json_body()
+            data = json_object()
             item = self._get_visible(pk)
             if data.get("version") not in (None, ""):
                 records.check_version(item, data["version"])
@@ -615,7 +579,7 @@ class ApprovalApi(DomainModelRestApi):
             db.session.rollback()
             return self.domain_error(err)
         result = self.dump(item)
-        self._computed(result)
+        self._add_waiting(result)
         kind = approvals.KINDS.get(item.kind)
         subject = db.session.get(kind.subject_model, item.subject_id) if kind else None
         return self.response(200, id=item.id, version=item.version, result=result,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import permission_name
@@ -49,34 +48,12 @@ from app.models.choices import (
 )
 from app.views.base import KefuInterface, may_reveal
 
-from .base import DomainModelRestApi
+from .base import DomainModelRestApi, json_object
 
 FALSE_WORDS = ("0", "false", "no", "n", "off")
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError({"body": _l("Please send the fields as a JSON object.")})
-    return body
-
-
-def _local_moment(value):
-    """ISO text from a client; an offset (e.g. +08:00 or Z) is converted to China local time. Anything
-    else is handed to the domain unchanged, which refuses it with the message for the field."""
-    if not isinstance(value, str) or not value.strip():
-        return value
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        return moment.astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
-    return value
-
 
 def _record_id(name: str, value, model, message):
     """An optional id in a body: None when blank, else an existing record's id (422 otherwise)."""
@@ -212,29 +189,18 @@ class VisitApi(DomainModelRestApi):
     }
 
     # --- reading ----------------------------------------------------------------------------
-    def pre_get(self, data):
-        super().pre_get(data)
-        visit = db.session.get(Visit, data.get("id"))
-        if visit is not None:
-            data["result"].update(self._computed(visit))
-
     def pre_get_list(self, data):
         super().pre_get_list(data)
         for row in data.get("result", []):
             if "state" in row:
                 row["state_label"] = VisitState.label_of(row["state"])
 
-    def _computed(self, visit: Visit) -> dict:
+    def computed(self, visit: Visit) -> dict:
         return {
             "number": visit.number, "state_label": VisitState.label_of(visit.state),
             "contact_role_label": ContactRole.label_of(visit.contact_role),
             "allowed_actions": [step.action for step in visits.allowed_steps(db.session, visit, self.actor())],
         }
-
-    def body(self, visit: Visit) -> dict:
-        data = self.dump(visit)
-        data.update(self._computed(visit))
-        return data
 
     def _visible(self, pk) -> Visit:
         return visits.get_visit(db.session, pk, self.actor())
@@ -243,10 +209,9 @@ class VisitApi(DomainModelRestApi):
     def post_headless(self):
         """预约: a visit in `planned`; the caller is the visiting staff member."""
         try:
-            data = _body()
+            data = json_object()
             _refuse_unknown(data, VISIT_CREATE)
             values = {name: data.get(name) for name in VISIT_CREATE}
-            values["planned_at"] = _local_moment(values["planned_at"])
             with records.unit_of_work(db.session):
                 visit = visits.plan_visit(db.session, self.actor(), **values)
         except DomainError as err:
@@ -310,10 +275,8 @@ class VisitApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = dict(_body())
+            data = dict(json_object())
             action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
-            if "visited_at" in data:
-                data["visited_at"] = _local_moment(data["visited_at"])
             visit = self._visible(pk)
             with records.unit_of_work(db.session):
                 visits.transition(db.session, visit, action, self.actor(), version, data, comment)
@@ -540,12 +503,6 @@ class RectificationApi(DomainModelRestApi):
     order_columns = ["id", "deadline", "state", "round", "completed_at"]
     openapi_spec_methods = {"transition": {"post": {"summary": "Take one step of a rectification item"}}}
 
-    def pre_get(self, data):
-        super().pre_get(data)
-        item = db.session.get(Rectification, data.get("id"))
-        if item is not None:
-            data["result"].update(self._computed(item))
-
     def pre_get_list(self, data):
         super().pre_get_list(data)
         ids = list(data.get("ids", []))
@@ -567,7 +524,7 @@ class RectificationApi(DomainModelRestApi):
             row["state_label"] = RectificationState.label_of(found.state)
             row["visit_number"], row["customer_name"] = visit.number, visit.customer.name
 
-    def _computed(self, item: Rectification) -> dict:
+    def computed(self, item: Rectification) -> dict:
         visit = db.session.get(Visit, item.visit_id)
         return {"number": item.number, "round": item.round, "overdue": visits.rectification_overdue(item),
                 "state_label": RectificationState.label_of(item.state), "visit_number": visit.number,
@@ -627,7 +584,7 @@ class RectificationApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = dict(_body())
+            data = dict(json_object())
             action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
             item = visits.get_rectification(db.session, pk, self.actor())
             with records.unit_of_work(db.session):
@@ -671,12 +628,6 @@ class ReturnVisitApi(DomainModelRestApi):
         "print_record": {"post": {"summary": "Print the return visit record and file it in the archive"}},
     }
 
-    def pre_get(self, data):
-        super().pre_get(data)
-        record = db.session.get(ReturnVisit, data.get("id"))
-        if record is not None:
-            data["result"].update(self._computed(record))
-
     def pre_get_list(self, data):
         super().pre_get_list(data)
         ids = list(data.get("ids", []))
@@ -693,15 +644,10 @@ class ReturnVisitApi(DomainModelRestApi):
                 row["kind_label"] = ReturnVisitKind.label_of(found.kind)
 
     @staticmethod
-    def _computed(record: ReturnVisit) -> dict:
+    def computed(record: ReturnVisit) -> dict:
         return {"number": record.number, "overdue": visits.return_visit_overdue(record),
                 "kind_label": ReturnVisitKind.label_of(record.kind),
                 "method_label": VisitMethod.label_of(record.method) if record.method else None}
-
-    def body(self, record: ReturnVisit) -> dict:
-        data = self.dump(record)
-        data.update(self._computed(record))
-        return data
 
     @expose("/<int:pk>/record", methods=["POST"])
     @protect()
@@ -741,7 +687,7 @@ class ReturnVisitApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = dict(_body())
+            data = dict(json_object())
             version = data.pop("version", None)
             item = self._get_visible(pk)
             with records.unit_of_work(db.session):
@@ -786,7 +732,7 @@ class ReturnVisitApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = _body()
+            data = json_object()
             _refuse_unknown(data, ("project_id",))
             project_id = _record_id("project_id", data.get("project_id"), Project, _l("This project does not exist."))
             if project_id is None:
@@ -872,12 +818,6 @@ class VisitSummaryApi(DomainModelRestApi):
         "add_case": {"post": {"summary": "Add a recurring problem of a summary to the case library"}},
     }
 
-    def pre_get(self, data):
-        super().pre_get(data)
-        summary = db.session.get(VisitSummary, data.get("id"))
-        if summary is not None:
-            data["result"].update(self._computed(summary))
-
     def pre_get_list(self, data):
         super().pre_get_list(data)
         for row in data.get("result", []):
@@ -885,7 +825,7 @@ class VisitSummaryApi(DomainModelRestApi):
                 row["state_label"] = SummaryState.label_of(row["state"])
 
     @staticmethod
-    def _computed(summary: VisitSummary) -> dict:
+    def computed(summary: VisitSummary) -> dict:
         """Figures and visit ids as JSON, and the summary's latest approval (the general manager decides it)."""
         approval = db.session.execute(
             select(Approval.id, Approval.state).where(Approval.subject_table == VisitSummary.__table__.name,
@@ -896,15 +836,10 @@ class VisitSummaryApi(DomainModelRestApi):
                 "state_label": SummaryState.label_of(summary.state),
                 "approval_id": approval.id if approval else None, "approval_state": approval.state if approval else None}
 
-    def body(self, summary: VisitSummary) -> dict:
-        data = self.dump(summary)
-        data.update(self._computed(summary))
-        return data
-
     def post_headless(self):
         """Draft a summary of a period from its figures (customer-service manager)."""
         try:
-            data = _body()
+            data = json_object()
             _refuse_unknown(data, SUMMARY_CREATE)
             with records.unit_of_work(db.session):
                 summary = visits.draft_summary(db.session, self.actor(), data.get("period_from"),
@@ -917,7 +852,7 @@ class VisitSummaryApi(DomainModelRestApi):
     def put_headless(self, pk):
         """Edit the content (and title) of a draft or returned summary, with the version read."""
         try:
-            data = dict(_body())
+            data = dict(json_object())
             version = data.pop("version", None)
             _refuse_unknown(data, SUMMARY_EDIT)
             summary = self._get_visible(pk)
@@ -972,7 +907,7 @@ class VisitSummaryApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = dict(_body())
+            data = dict(json_object())
             version = data.pop("version", None)
             _refuse_unknown(data, ())
             summary = self._get_visible(pk)
@@ -1024,7 +959,7 @@ class VisitSummaryApi(DomainModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            data = _body()
+            data = json_object()
             _refuse_unknown(data, CASE_FIELDS)
             summary = self._get_visible(pk)
             values = {name: data.get(name) for name in CASE_FIELDS}

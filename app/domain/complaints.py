@@ -248,13 +248,13 @@ def open_complaint(session, actor, *, channel, customer_id, content, received_at
             errors["customer_id"] = _l("This customer does not exist.")
     except ValueError as exc:
         errors["customer_id"] = exc.args[0]
-    if isinstance(received_at, str):
+    if received_at in (None, "") or (isinstance(received_at, str) and not received_at.strip()):
+        received_at = None
+    else:
         try:
-            received_at = datetime.fromisoformat(received_at)
-        except ValueError:
-            errors["received_at"] = _l("Please enter a date and time as YYYY-MM-DD HH:MM.")
-    if isinstance(received_at, datetime) and received_at.tzinfo is not None:
-        received_at = received_at.astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
+            received_at = fields.a_moment(received_at)
+        except ValueError as exc:
+            errors["received_at"] = exc.args[0]
     if unit_id not in (None, ""):
         from app.models import Unit
 

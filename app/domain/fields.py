@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app.domain.calendar import LOCAL_ZONE
+
 
 def text(value):
     if value is None or not str(value).strip():
@@ -52,13 +54,16 @@ def a_date(value):
 
 
 def a_moment(value):
-    """A date and time (ISO text; an offset is converted to China time by the caller's calendar)."""
-    if isinstance(value, datetime):
-        return value.replace(microsecond=0)
-    try:
-        return datetime.fromisoformat(str(value).strip().replace("T", " ")).replace(microsecond=0)
-    except ValueError:
-        raise ValueError(_l("Please enter a date and time as YYYY-MM-DD HH:MM.")) from None
+    """A date and time: ISO text or a datetime. One with an offset (+08:00, Z: a client elsewhere) is
+    converted to China local time, the time every record keeps."""
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).strip().replace("T", " "))
+        except ValueError:
+            raise ValueError(_l("Please enter a date and time as YYYY-MM-DD HH:MM.")) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(LOCAL_ZONE).replace(tzinfo=None)
+    return value.replace(microsecond=0)
 
 
 def record_id(value):

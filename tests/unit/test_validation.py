@@ -58,3 +58,17 @@ def test_masks_follow_the_spec_examples():
     assert mask("mobile", "13812345678") == "138****5678"
     assert mask("mobile", None) is None
     assert "*" in mask("phone", "12345")
+
+
+def test_a_moment_is_kept_in_china_time_whatever_offset_it_came_with():
+    """One parser for every date and time a client sends (API bodies, forms, `reminders --at`)."""
+    from datetime import datetime
+
+    from app.domain import fields
+
+    assert fields.a_moment("2026-11-02T02:00:00Z") == datetime(2026, 11, 2, 10, 0)
+    assert fields.a_moment("2026-11-02 02:00-08:00") == datetime(2026, 11, 2, 18, 0)
+    assert fields.a_moment("2026-11-02T10:00") == datetime(2026, 11, 2, 10, 0)
+    assert fields.a_moment(datetime(2026, 11, 2, 10, 0, 5, 123)) == datetime(2026, 11, 2, 10, 0, 5)
+    with pytest.raises(ValueError):
+        fields.a_moment("yesterday")
