@@ -84,6 +84,25 @@ class DomainModelRestApi(ModelRestApi):
         data.update(self.computed(item))
         return data
 
+    def take_step(self, load, move, answer=None, **extra):
+        """POST /<id>/transition with {"action", "version", "comment", ...fields}: `load()` finds the
+        record the caller may see, `move(session, record, action, actor, version, fields, comment)` is
+        the domain's transition. Answers the record in its new state with the actions now allowed, or
+        the refusal with nothing written. `extra` names further record attributes to answer with."""
+        try:
+            data = dict(json_object())
+            action, version, comment = (data.pop(key, None) for key in ("action", "version", "comment"))
+            record = load()
+            with records.unit_of_work(db.session):
+                move(db.session, record, action, self.actor(), version, data, comment)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+        result = (answer or self.body)(record)
+        return self.response(200, id=record.id, version=record.version, state=record.state,
+                             allowed_actions=result["allowed_actions"], result=result,
+                             **{name: getattr(record, attribute) for name, attribute in extra.items()})
+
     def post_headless(self):
         if not request.is_json:
             return self.response_400(message="Request is not JSON")

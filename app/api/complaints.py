@@ -213,18 +213,7 @@ class ComplaintApi(DomainModelRestApi):
             409: {description: Not possible in the current state, or the version is stale}
             422: {$ref: '#/components/responses/422'}
         """
-        try:
-            data = dict(json_object())
-            action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
-            complaint = self._visible(pk)
-            with records.unit_of_work(db.session):
-                complaints.transition(db.session, complaint, action, self.actor(), version, data, comment)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        result = self.body(complaint)
-        return self.response(200, id=complaint.id, version=complaint.version, state=complaint.state,
-                             allowed_actions=result["allowed_actions"], result=result)
+        return self.take_step(lambda: self._visible(pk), complaints.transition)
 
     @expose("/<int:pk>/print", methods=["POST"])
     @protect()

@@ -274,18 +274,7 @@ class VisitApi(DomainModelRestApi):
             409: {description: Not possible in the current state, a condition unmet, or the version is stale}
             422: {$ref: '#/components/responses/422'}
         """
-        try:
-            data = dict(json_object())
-            action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
-            visit = self._visible(pk)
-            with records.unit_of_work(db.session):
-                visits.transition(db.session, visit, action, self.actor(), version, data, comment)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        result = self.body(visit)
-        return self.response(200, id=visit.id, version=visit.version, state=visit.state,
-                             allowed_actions=result["allowed_actions"], result=result)
+        return self.take_step(lambda: self._visible(pk), visits.transition)
 
     # --- what a visit found, its rectifications and its timeline ----------------------------
     @expose("/<int:pk>/items", methods=["GET"])
@@ -583,18 +572,9 @@ class RectificationApi(DomainModelRestApi):
             409: {description: Not possible in the current state, or the version is stale}
             422: {$ref: '#/components/responses/422'}
         """
-        try:
-            data = dict(json_object())
-            action, version, comment = data.pop("action", None), data.pop("version", None), data.pop("comment", None)
-            item = visits.get_rectification(db.session, pk, self.actor())
-            with records.unit_of_work(db.session):
-                visits.rectification_transition(db.session, item, action, self.actor(), version, data, comment)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        result = rectification_json(db.session, item, self.actor())
-        return self.response(200, id=item.id, version=item.version, state=item.state, round=item.round,
-                             allowed_actions=result["allowed_actions"], result=result)
+        return self.take_step(lambda: visits.get_rectification(db.session, pk, self.actor()),
+                              visits.rectification_transition,
+                              answer=lambda item: rectification_json(db.session, item, self.actor()), round="round")
 
 
 # --- return visits ------------------------------------------------------------------------------
