@@ -88,14 +88,18 @@ class ArchiveApi(DomainModelRestApi):
 
 
 def print_response(api, action):
-    """Print and file in one unit of work; 201 with the archive record, or the refusal with nothing filed."""
+    """Print and file in one unit of work; 201 with the archive record (or the records, when `action`
+    prints several forms), or the refusal with nothing filed."""
     try:
         with records.unit_of_work(db.session):
-            record = action()
+            filed = action()
     except DomainError as err:
         db.session.rollback()
         return api.domain_error(err)
-    return api.response(201, id=record.id, result=archive_result(record))
+    if isinstance(filed, list):
+        return api.response(201, ids=[record.id for record in filed], count=len(filed),
+                            result=[archive_result(record) for record in filed])
+    return api.response(201, id=filed.id, result=archive_result(filed))
 
 
 # --- the consultation and lending register --------------------------------------------------------------

@@ -90,20 +90,6 @@ def _is_false(value) -> bool:
     return str(value).strip().lower() in FALSE_WORDS
 
 
-def _archive_results(api, action):
-    """Print and file in one unit of work: 201 with the archive records, or the refusal with nothing filed."""
-    from .archive import archive_result
-
-    try:
-        with records.unit_of_work(db.session):
-            filed = action()
-    except DomainError as err:
-        db.session.rollback()
-        return api.domain_error(err)
-    return api.response(201, ids=[record.id for record in filed], count=len(filed),
-                        result=[archive_result(record) for record in filed])
-
-
 # --- filters (FAB keeps one global map of arg_name -> filter class: the names are unique) --------------
 
 class FilterRectificationOverdue(BaseFilter):
@@ -456,12 +442,14 @@ class VisitApi(DomainModelRestApi):
         """
         from app import printing
 
+        from .archive import print_response
+
         try:
             visit = self._visible(pk)
         except DomainError as err:
             return self.domain_error(err)
         reveal = may_reveal()
-        return _archive_results(self, lambda: printing.print_visit_forms(db.session, visit, self.actor(), reveal))
+        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor(), reveal))
 
 
 # --- rectification items ------------------------------------------------------------------------
