@@ -49,19 +49,26 @@ class Config:
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
 
-    # Brute-force protection for the HTML form (FAB) and the API login (ours, failed attempts only).
+    # Brute-force protection for the HTML form (FAB) and the API login (ours, failed attempts only),
+    # per address. `memory://` is per process: with several workers or nodes use a shared storage
+    # (e.g. redis://host:6379/0), or each worker allows the limit again.
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = "10 per 20 second"
     KEFU_API_LOGIN_RATE_LIMIT = "10 per 20 second"
-    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_URI = os.environ.get("KEFU_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = True
+    # Per account, in the database (every worker and node): locked for N minutes after N failures in a row.
+    KEFU_LOCKOUT_FAILURES = int(os.environ.get("KEFU_LOCKOUT_FAILURES", "5"))
+    KEFU_LOCKOUT_MINUTES = int(os.environ.get("KEFU_LOCKOUT_MINUTES", "30"))
 
     # Session cookie: HttpOnly, SameSite=Lax, Secure whenever the request came over HTTPS (app.sessions).
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("KEFU_IDLE_MINUTES", "30")))
     SESSION_REFRESH_EACH_REQUEST = True
-    JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=8)
+    # API tokens: a short access token, renewed with the refresh token (POST /api/v1/security/refresh).
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(os.environ.get("KEFU_ACCESS_TOKEN_MINUTES", "30")))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(hours=int(os.environ.get("KEFU_REFRESH_TOKEN_HOURS", "8")))
 
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_FOLDER = str(BASE_DIR / "app" / "translations")

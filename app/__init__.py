@@ -61,7 +61,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.session_interface = KefuSessionInterface()
 
     from app import audit, models  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import archive, archive_loans, complaints, records, visits
+    from app.domain import archive, archive_loans, complaints, logins, records, visits
     from app.extensions import db, migrate
 
     db.init_app(app)
@@ -72,6 +72,7 @@ def create_app(config_object="config.Config") -> Flask:
     archive.install(Session)  # a printed file whose record does not commit is removed again
     archive_loans.install()  # loans outside the company go to the general manager
     visits.install(Session)  # visit states change only through the visit procedure; summaries go to the GM
+    logins.install(Session)  # a password change or deactivation ends the user's API tokens
 
     with app.app_context():
         appbuilder = AppBuilder(indexview=KefuIndexView, base_template="kefu/base.html")
@@ -166,3 +167,18 @@ def _register_request_hooks(app: Flask) -> None:
     user_logged_in.connect(on_login, app)
     user_logged_out.connect(on_logout, app)
     app.before_request(end_dead_sessions)
+    app.register_error_handler(429, _too_many_requests)
+
+
+def _too_many_requests(error):
+    """The rate limit's refusal: JSON with a message under /api/, a page in the user's language elsewhere."""
+    from flask import jsonify, render_template_string
+    from flask_babel import gettext
+
+    message = gettext("Too many attempts. Please wait a moment and try again.")
+    headers = {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", None) else {}
+    if request.path.startswith("/api/"):
+        return jsonify(message=message), 429, headers
+    page = ("<!doctype html><html lang=\"zh\"><meta charset=\"utf-8\"><title>{{ m }}</title>"
+            "<p>{{ m }}</p><p><a href=\"javascript:history.back()\">{{ back }}</a></p></html>")
+    return render_template_string(page, m=message, back=gettext("Back")), 429, headers

@@ -116,7 +116,29 @@ def register_cli(app) -> None:
 
     for group in (roles, demo, audit_group, archive_group, calendar_group):
         app.cli.add_command(group)
+    app.cli.add_command(_users_group())
     _sync_roles_after_upgrade()
+
+
+def _users_group() -> AppGroup:
+    users = AppGroup("users", help="User accounts.")
+
+    @users.command("unlock")
+    @click.argument("username")
+    def users_unlock(username):
+        """End the login lock of USERNAME (after too many failed logins); recorded in the audit trail."""
+        from app.audit import SYSTEM
+        from app.domain import logins
+
+        user = current_app.appbuilder.sm.find_user(username=username)
+        if user is None:
+            click.echo(f"users unlock: no user named {username!r}", err=True)
+            sys.exit(1)
+        was_locked = logins.unlock(db.session, SYSTEM, user)
+        db.session.commit()
+        click.echo(f"users unlock: {username} {'unlocked' if was_locked else 'was not locked'}")
+
+    return users
 
 
 def _parse_moment(value: str) -> datetime:

@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, g, has_request_context, session
+from flask import current_app, flash, g, has_request_context, redirect, request, session
+from flask_appbuilder.actions import action
+from flask_appbuilder.api import safe
+from flask_appbuilder.const import API_SECURITY_ACCESS_TOKEN_KEY, API_SECURITY_REFRESH_TOKEN_KEY
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.utils import is_null_password
+from flask_appbuilder.security.views import AuthDBView, UserDBModelView
+from flask_appbuilder.views import expose
+from flask_babel import gettext, lazy_gettext
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt, jwt_required
 from flask_login import current_user, logout_user
+from marshmallow import ValidationError
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from app.audit import utcnow
 from app.domain.privacy import REVEAL_PERMISSION
@@ -130,11 +142,223 @@ ALL_ROLES = (ADMIN, CS_STAFF, CS_MANAGER, DEPARTMENT_STAFF, ARCHIVIST, GENERAL_M
 MENU_OF_VIEW: dict[str, str] = {}  # view class name -> menu name, filled when views are registered
 
 
+# --- logins and API tokens (app.domain.logins keeps the state in the database) -----------------
+
+LOCKED_MESSAGE = lazy_gettext(
+    "This account is locked after too many failed logins. Try again later or ask an administrator to unlock it.")
+WRONG_LOGIN_MESSAGE = lazy_gettext("Wrong username or password.")
+TOKEN_ENDED_MESSAGE = lazy_gettext("This login has ended (logged out, password changed or account deactivated). "
+                                   "Please log in again.")
+TOKEN_EXPIRED_MESSAGE = lazy_gettext("This login has expired. Please log in again.")
+
+
+def _refusal(status: int, message):
+    from flask import jsonify
+
+    return jsonify(message=str(message)), status
+
+
+class KefuAuthDBView(AuthDBView):
+    """FAB's login form; a locked account is told so (whatever password was typed)."""
+
+    @property
+    def invalid_login_message(self):
+        return LOCKED_MESSAGE if g.get("kefu_login_locked") else super().invalid_login_message
+
+
+class KefuUserDBModelView(UserDBModelView):
+    """FAB's user views for the Admin, with an action that ends a login lock."""
+
+    @action("unlock_login", lazy_gettext("Unlock login"), lazy_gettext("Unlock the login of the selected users?"),
+            "fa-unlock", multiple=True, single=True)
+    def unlock_login(self, items):
+        from app.domain import logins
+
+        sm = self.appbuilder.sm
+        for user in items if isinstance(items, list) else [items]:
+            logins.unlock(sm.session, sm.current_user, user)
+        sm.session.commit()
+        flash(gettext("Login unlocked."), "info")
+        return redirect(request.referrer or self.get_redirect())
+
+
+class KefuSecurityApi(SecurityApi):
+    """FAB's security API with answers in the user's language, tokens that carry their generation and
+    login family (so they can end), and a logout."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        """Log in and get a JWT access token (and a refresh token)
+        ---
+        post:
+          description: >-
+            Authenticate and get a JWT access and, with refresh, a refresh token
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    username:
+                      type: string
+                    password:
+                      type: string
+                    provider:
+                      type: string
+                      enum:
+                      - db
+                    refresh:
+                      type: boolean
+          responses:
+            200:
+              description: Authentication Successful
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token:
+                        type: string
+                      refresh_token:
+                        type: string
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            429:
+              description: Too many attempts from this address
+        """
+        try:
+            payload = login_post.load(request.get_json(silent=True))
+        except ValidationError:
+            return _refusal(400, lazy_gettext("Send a JSON object with username and password."))
+        user = self.appbuilder.sm.auth_user_db(payload["username"], payload["password"])
+        if not user:
+            return _refusal(401, LOCKED_MESSAGE if g.get("kefu_login_locked") else WRONG_LOGIN_MESSAGE)
+        return self.response(200, **issue_tokens(user.id, refresh=bool(payload.get("refresh"))))
+
+    @expose("/refresh", methods=["POST"])
+    @jwt_required(refresh=True)
+    @safe
+    def refresh(self):
+        """Get a new access token with the refresh token
+        ---
+        post:
+          description: >-
+            Use the refresh token to get a new JWT access token
+          responses:
+            200:
+              description: Refresh Successful
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token:
+                        type: string
+            401:
+              $ref: '#/components/responses/401'
+          security:
+            - jwt_refresh: []
+        """
+        claims = get_jwt()
+        return self.response(200, **issue_tokens(int(claims["sub"]), refresh=False, family=claims.get("fam")))
+
+    @expose("/logout", methods=["POST"])
+    @jwt_required(verify_type=False)
+    @safe
+    def logout(self):
+        """End this login: the token (and the refresh token of the same login) no longer work
+        ---
+        post:
+          description: >-
+            Revoke the access or refresh token sent, and every token of the same login
+          responses:
+            200:
+              description: Logged out
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      message:
+                        type: string
+            401:
+              $ref: '#/components/responses/401'
+          security:
+            - jwt: []
+        """
+        from app.domain import logins
+
+        logins.revoke_token(self.appbuilder.sm.session, get_jwt())
+        return self.response(200, message=gettext("Logged out."))
+
+
+def issue_tokens(user_id: int, refresh: bool, family: str | None = None) -> dict:
+    from app.domain import logins
+
+    claims = {"gen": logins.token_generation(current_app.appbuilder.sm.session, user_id),
+              "fam": family or secrets.token_hex(16)}
+    # fresh: typed a password just now (FAB's login), not renewed by a refresh token
+    tokens = {API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(str(user_id), fresh=family is None,
+                                                                 additional_claims=claims)}
+    if refresh:
+        tokens[API_SECURITY_REFRESH_TOKEN_KEY] = create_refresh_token(str(user_id), additional_claims=claims)
+    return tokens
+
+
 class KefuSecurityManager(SecurityManager):
-    """FAB's security manager, with each user's permissions read once per request.
+    """FAB's security manager, with each user's permissions read once per request, logins that lock
+    after repeated failures on every worker, and API tokens that end.
 
     FAB asks the database once per permission check, and a page checks a dozen (menu, buttons):
     measured, 23 statements per list page became 8 (docs/benchmarks.md)."""
+
+    authdbview = KefuAuthDBView
+    userdbmodelview = KefuUserDBModelView
+    security_api = KefuSecurityApi
+
+    def auth_user_db(self, username, password):
+        """FAB's check, with the account lock of app.domain.logins around it (FAB's own count of
+        failures is a read-modify-write per process: it loses increments between workers)."""
+        from app.domain import logins
+
+        g.kefu_login_locked = False
+        if not username or is_null_password(password):
+            return None
+        user = self.find_user(username=username) or self.find_user(email=username)
+        if user is None or not user.is_active:
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")  # same time
+            return None
+        via = "api" if request.path.startswith("/api/") else "form"
+        if logins.locked_until(self.session, user.id):
+            logins.login_refused(self.session, user, request.remote_addr, via)
+            g.kefu_login_locked = True
+            return None
+        if not check_password_hash(user.password, password):
+            g.kefu_login_locked = logins.login_failed(self.session, user, request.remote_addr, via)
+            return None
+        if not logins.login_succeeded(self.session, user):  # locked by a concurrent failure meanwhile
+            self.session.rollback()
+            logins.login_refused(self.session, user, request.remote_addr, via)
+            g.kefu_login_locked = True
+            return None
+        self.update_user_auth_stat(user, True)  # FAB's bookkeeping; commits our reset too
+        return user
+
+    def create_jwt_manager(self, app):
+        """FAB's JWT manager; every token is checked against its account's generation and the logouts,
+        and an ended or expired token is refused in the user's language."""
+        from app.domain import logins
+
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.token_in_blocklist_loader(lambda _header, payload: logins.token_revoked(self.session, payload))
+        jwt_manager.revoked_token_loader(lambda _header, _payload: _refusal(401, TOKEN_ENDED_MESSAGE))
+        jwt_manager.expired_token_loader(lambda _header, _payload: _refusal(401, TOKEN_EXPIRED_MESSAGE))
+        jwt_manager.user_lookup_error_loader(lambda _header, _payload: _refusal(401, TOKEN_ENDED_MESSAGE))
+        return jwt_manager
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         if not has_request_context():

@@ -10,12 +10,12 @@ from .complaints import Complaint, ComplaintAttachment, ComplaintStep
 from .customers import Customer, CustomerUnit
 from .org import Department, UserDepartment
 from .properties import Building, Project, Unit
-from .sessions import LoginSession
+from .sessions import LoginSession, RevokedToken, UserLoginState
 from .visits import Rectification, ReturnVisit, Visit, VisitItem, VisitStep, VisitSummary
 
 __all__ = [
     "GENESIS_HASH", "AuditChainHead", "AuditLog", "BOOKKEEPING_COLUMNS", "AuditedMixin", "Model",
     "Customer", "CustomerUnit", "Approval", "ArchiveCounter", "ArchiveLoan", "ArchiveRecord", "CalendarDay", "CalendarYear", "CaseEntry", "Complaint",
-    "ComplaintAttachment", "ComplaintStep", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession",
+    "ComplaintAttachment", "ComplaintStep", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession", "RevokedToken", "UserLoginState",
     "Rectification", "ReturnVisit", "Visit", "VisitItem", "VisitStep", "VisitSummary",
 ]

@@ -45,4 +45,6 @@ AUDIT = {
 
 AUDIT_ACTIONS = {
     "insert": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "reveal": _l("Revealed"),
+    "login_failed": _l("Failed login"), "login_locked": _l("Login locked"),
+    "login_refused": _l("Login refused (locked)"), "login_unlocked": _l("Login unlocked"),
 }
