@@ -30,9 +30,8 @@ FAILED, LOCKED, REFUSED, UNLOCKED = "login_failed", "login_locked", "login_refus
 
 
 def _upsert(session_or_conn, user_id: int):
-    dialect = session_or_conn.get_bind().dialect.name if isinstance(session_or_conn, Session) \
-        else session_or_conn.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    dialect = getattr(session_or_conn, "dialect", None) or session_or_conn.get_bind().dialect
+    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
     return insert(UserLoginState).values(user_id=user_id, failed_logins=0, token_generation=0)
 
 
