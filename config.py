@@ -53,8 +53,8 @@ class Config:
     # per address. `memory://` is per process: with several workers or nodes use a shared storage
     # (e.g. redis://host:6379/0), or each worker allows the limit again.
     AUTH_RATE_LIMITED = True
-    AUTH_RATE_LIMIT = "10 per 20 second"
-    KEFU_API_LOGIN_RATE_LIMIT = "10 per 20 second"
+    AUTH_RATE_LIMIT = os.environ.get("KEFU_LOGIN_RATE_LIMIT", "10 per 20 second")
+    KEFU_API_LOGIN_RATE_LIMIT = AUTH_RATE_LIMIT
     RATELIMIT_STORAGE_URI = os.environ.get("KEFU_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = True
     # Per account, in the database (every worker and node): locked for N minutes after N failures in a row.

@@ -13,7 +13,7 @@ from flask import current_app, flash, g, has_request_context, redirect, request,
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.const import API_SECURITY_ACCESS_TOKEN_KEY, API_SECURITY_REFRESH_TOKEN_KEY
-from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
@@ -182,8 +182,8 @@ class KefuUserDBModelView(UserDBModelView):
         return redirect(request.referrer or self.get_redirect())
 
 
-class KefuSecurityApi(SecurityApi):
-    """FAB's security API with answers in the user's language, tokens that carry their generation and
+class SecurityApi(FabSecurityApi):
+    """FAB's security API (same name: endpoints `SecurityApi.*` and its permissions stay) with answers in the user's language, tokens that carry their generation and
     login family (so they can end), and a logout."""
 
     @expose("/login", methods=["POST"])
@@ -318,7 +318,7 @@ class KefuSecurityManager(SecurityManager):
 
     authdbview = KefuAuthDBView
     userdbmodelview = KefuUserDBModelView
-    security_api = KefuSecurityApi
+    security_api = SecurityApi
 
     def auth_user_db(self, username, password):
         """FAB's check, with the account lock of app.domain.logins around it (FAB's own count of
