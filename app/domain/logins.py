@@ -12,7 +12,7 @@ every node sees the same state (a per-process memory would let N workers take N 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import case, event, inspect, or_, select, update
@@ -126,7 +126,7 @@ def revoke_token(session: Session, payload: dict) -> None:
     now, user_id = utcnow(), int(payload["sub"])
     # The family lives as long as the refresh token could; the access token as long as itself.
     family_end = now + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
-    token_end = datetime.utcfromtimestamp(payload["exp"]) if payload.get("exp") else family_end
+    token_end = datetime.fromtimestamp(payload["exp"], UTC).replace(tzinfo=None) if payload.get("exp") else family_end
     for token_id, expires_at in ((payload.get("jti"), token_end), (payload.get("fam"), family_end)):
         if token_id and session.scalar(select(RevokedToken.id).where(RevokedToken.token_id == token_id)) is None:
             session.add(RevokedToken(token_id=token_id, user_id=user_id, revoked_at=now, expires_at=expires_at))
