@@ -24,6 +24,7 @@ matches the archived file a verifier opens from the code.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import tempfile
@@ -92,6 +93,22 @@ def content_hash(data) -> str:
 def verification_code(number: str, content_sha256: str) -> str:
     digest = hashlib.sha256(f"kefu-archive\n{number}\n{content_sha256}".encode()).hexdigest()[:16].upper()
     return "-".join(digest[i:i + 4] for i in range(0, 16, 4))
+
+
+CODE_FORMAT = re.compile(r"[0-9A-F]{16}")  # 64 bits: not to be guessed, even for a sequential number
+
+
+def record_for_code(session: Session, number: str, code: str) -> ArchiveRecord | None:
+    """The record whose number AND verification code are these, else None — the same None for an
+    unknown number, a malformed code and a wrong one, so that the answer tells nothing of the record.
+    Spaces, dashes and case in the code as typed do not matter."""
+    typed = re.sub(r"[\s-]", "", code or "").upper()
+    if not CODE_FORMAT.fullmatch(typed) or not NUMBER.fullmatch((number or "").strip().upper()):
+        return None
+    record = by_number(session, number.strip().upper())
+    if record is None or not hmac.compare_digest(typed, record.verify_code.replace("-", "")):
+        return None
+    return record
 
 
 def verify_url(number: str, code: str) -> str:
