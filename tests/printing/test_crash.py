@@ -3,8 +3,9 @@
 A REAL printing process (tests/printing/crash_print.py, the production app configured from the
 environment) is stopped at each point of a print and killed with SIGKILL: before the file is linked
 into the archive, after it is linked, before the record commits, after it commits. Then a new process
-prints again — it must succeed — and `flask --app run archive verify` (a process too) must pass and
-name every file it finds in the quarantine folder. Run on SQLite and PostgreSQL (KEFU_TEST_DB).
+prints again — it must succeed — and `archive verify` must pass (exit 0) and name every file it finds
+in the quarantine folder; `archive verify` run as its own process while a print is in flight waits for
+it instead of taking its file. Run on SQLite and PostgreSQL (KEFU_TEST_DB).
 """
 
 from __future__ import annotations
