@@ -48,6 +48,7 @@ def make_config(url: str, **overrides):
     settings = dict(
         SQLALCHEMY_DATABASE_URI=url, TESTING=True, WTF_CSRF_ENABLED=False,
         AUTH_RATE_LIMIT="100000 per second", KEFU_API_LOGIN_RATE_LIMIT="100000 per second",
+        KEFU_VERIFY_RATE_LIMIT="100000 per second",
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {},
     )
     # Each app files its printed forms in a folder of its own: `archive verify` sees only its records' files.

@@ -2,8 +2,16 @@
 
 `file_form` gives the copy its archive number, builds the PDF with that number and its verification
 code on every page, writes the bytes atomically under KEFU_ARCHIVE_DIR and adds the record in the same
-transaction. The file is written before the record commits; if the transaction does not commit, the
-file is removed again, so the archive never holds a record without its file nor a file half written.
+transaction. The file is written before the record commits; if the transaction rolls back, the file is
+removed again, so the archive never holds a record without its file nor a file half written.
+
+A process killed between linking the file and committing its record (kill -9, power loss) leaves a
+file under a number that has no record — and, since the counter rolled back too, the next print gets
+that same number. Such a leftover is moved to the quarantine folder (`.quarantine/`, never part of
+the archive, never deleted) by whoever next holds that year's counter lock: the next print taking the
+number, or `archive verify`. Holding the lock proves no print of that year is in flight, so a file
+under a number above the counter's last committed value can only be a leftover. Printing therefore
+never stops on a crash, and `archive verify` lists what it finds in quarantine.
 Records and files are never changed or deleted: the record is `__permanent__`, the file is written
 once (a hard link that fails if the name exists) and made read-only, and on PostgreSQL a trigger
 refuses UPDATE, DELETE and TRUNCATE.
@@ -16,9 +24,11 @@ matches the archived file a verifier opens from the code.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,11 +43,22 @@ from app.models import ArchiveCounter, ArchiveRecord
 from reports import base as printing
 
 from .calendar import local_now
-from .errors import NotFoundError
+from .errors import ConflictError, NotFoundError
 from .records import flush
 
 INCOMING = ".incoming"  # temporary files while a PDF is written; never part of the archive
+QUARANTINE = ".quarantine"  # files of prints that never committed (a crash); never part of the archive
 PENDING_FILES = "kefu_archive_pending_files"  # session.info: files written by the open transaction
+NUMBER = re.compile(r"KF-(\d{4})-(\d{6})")
+
+# Tests set this to stop a real printing process at a named point ("before_link", "after_link",
+# "before_commit", "after_commit") and kill it there; nothing else sets it, so in production it is a no-op.
+fault_hook: Callable[[str], None] | None = None
+
+
+def _fault_point(name: str) -> None:
+    if fault_hook is not None:
+        fault_hook(name)
 
 
 # --- numbers and codes ---------------------------------------------------------------------------
@@ -45,18 +66,24 @@ PENDING_FILES = "kefu_archive_pending_files"  # session.info: files written by t
 def next_number(session: Session, year: int) -> str:
     """The next archive number of the year, e.g. KF-2026-000123. The counter row is locked by the
     UPDATE until the transaction ends, so two printers never get the same number."""
-    moved = session.execute(update(ArchiveCounter).where(ArchiveCounter.year == year)
-                            .values(last=ArchiveCounter.last + 1).returning(ArchiveCounter.last)).scalar()
+    return f"KF-{year}-{_lock_counter(session, year, ArchiveCounter.last + 1):06d}"
+
+
+def _lock_counter(session_or_connection, year: int, new_value) -> int:
+    """Set the year's counter to `new_value` (an expression of the old one), creating the row if need
+    be; the row stays locked until the transaction ends. Returns the value written."""
+    moved = session_or_connection.execute(update(ArchiveCounter).where(ArchiveCounter.year == year)
+                                          .values(last=new_value).returning(ArchiveCounter.last)).scalar()
     if moved is None:
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
+        dialect = getattr(session_or_connection, "dialect", None) or session_or_connection.get_bind().dialect
+        if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as upsert
         else:
             from sqlalchemy.dialects.sqlite import insert as upsert
-        session.execute(upsert(ArchiveCounter).values(year=year, last=0).on_conflict_do_nothing())
-        moved = session.execute(update(ArchiveCounter).where(ArchiveCounter.year == year)
-                                .values(last=ArchiveCounter.last + 1).returning(ArchiveCounter.last)).scalar_one()
-    return f"KF-{year}-{moved:06d}"
+        session_or_connection.execute(upsert(ArchiveCounter).values(year=year, last=0).on_conflict_do_nothing())
+        moved = session_or_connection.execute(update(ArchiveCounter).where(ArchiveCounter.year == year)
+                                              .values(last=new_value).returning(ArchiveCounter.last)).scalar_one()
+    return moved
 
 
 def content_hash(data) -> str:
@@ -66,6 +93,22 @@ def content_hash(data) -> str:
 def verification_code(number: str, content_sha256: str) -> str:
     digest = hashlib.sha256(f"kefu-archive\n{number}\n{content_sha256}".encode()).hexdigest()[:16].upper()
     return "-".join(digest[i:i + 4] for i in range(0, 16, 4))
+
+
+CODE_FORMAT = re.compile(r"[0-9A-F]{16}")  # 64 bits: not to be guessed, even for a sequential number
+
+
+def record_for_code(session: Session, number: str, code: str) -> ArchiveRecord | None:
+    """The record whose number AND verification code are these, else None — the same None for an
+    unknown number, a malformed code and a wrong one, so that the answer tells nothing of the record.
+    Spaces, dashes and case in the code as typed do not matter."""
+    typed = re.sub(r"[\s-]", "", code or "").upper()
+    if not CODE_FORMAT.fullmatch(typed) or not NUMBER.fullmatch((number or "").strip().upper()):
+        return None
+    record = by_number(session, number.strip().upper())
+    if record is None or not hmac.compare_digest(typed, record.verify_code.replace("-", "")):
+        return None
+    return record
 
 
 def verify_url(number: str, code: str) -> str:
@@ -78,29 +121,82 @@ def archive_root() -> Path:
     return Path(current_app.config["KEFU_ARCHIVE_DIR"])
 
 
-def _write_once(relative: str, data: bytes) -> Path:
-    """Write the bytes under `relative`: a temporary file, flushed and fsynced, then hard-linked into
-    place (which fails if the name exists: an archived file is never overwritten)."""
+def _write_once(relative: str, data: bytes, number: str | None = None) -> Path:
+    """Write the bytes under `relative`: a temporary file (named after the number, so that a leftover
+    can be told), flushed and fsynced, then hard-linked into place (which fails if the name exists:
+    an archived file is never overwritten)."""
     root = archive_root()
     target = root / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     incoming = root / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix="print-", suffix=".pdf", dir=incoming)
+    fd, temp_name = tempfile.mkstemp(prefix=f"{number or 'print'}.", suffix=".pdf", dir=incoming)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, 0o444)
+        _fault_point("before_link")
         os.link(temp_name, target)
+        _fault_point("after_link")
     finally:
         os.unlink(temp_name)
     return target
 
 
+def _quarantine(root: Path, path: Path) -> str:
+    """Move a leftover into the quarantine folder, keeping its place below the root and never
+    replacing a file already there (a link fails if the name exists); returns its new relative path."""
+    relative = path.relative_to(root)
+    folder = root / QUARANTINE / relative.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        name = relative.name if attempt == 0 else f"{path.stem}.{attempt}{path.suffix}"
+        try:
+            os.link(path, folder / name)
+        except FileExistsError:
+            continue
+        os.unlink(path)
+        return (folder / name).relative_to(root).as_posix()
+    raise ConflictError(_l("The quarantine folder of the archive is full for %(name)s.", name=relative.name))
+
+
+def _leftovers_of(root: Path, number: str) -> list[Path]:
+    """The files a print of `number` that never committed may have left: the archived name and temps."""
+    found = [root / _relative_path(number)]
+    incoming = root / INCOMING
+    if incoming.is_dir():
+        found += sorted(incoming.glob(f"{number}.*"))
+    return [path for path in found if path.is_file()]
+
+
+def _relative_path(number: str) -> str:
+    return f"{number[3:7]}/{number}.pdf"
+
+
+def _set_aside_leftovers(session: Session, number: str) -> list[str]:
+    """Called by the print that was just given `number` (so it holds the year's counter lock): any file
+    under that number belongs to an earlier print that never committed. A committed record with that
+    number would mean the counter went backwards: refuse rather than touch its file."""
+    root = archive_root()
+    leftovers = _leftovers_of(root, number)
+    if not leftovers:
+        return []
+    if by_number(session, number) is not None:
+        raise ConflictError(_l("The archive number %(number)s is already filed: the archive counter is behind.",
+                               number=number))
+    return [_quarantine(root, path) for path in leftovers]
+
+
+def _before_commit(session: Session) -> None:
+    if session.info.get(PENDING_FILES):
+        _fault_point("before_commit")
+
+
 def _forget_pending(session: Session, *_args) -> None:
-    session.info.pop(PENDING_FILES, None)
+    if session.info.pop(PENDING_FILES, None):
+        _fault_point("after_commit")
 
 
 def _remove_pending(session: Session, *_args) -> None:
@@ -114,6 +210,7 @@ def _remove_pending(session: Session, *_args) -> None:
 
 def install(session_class) -> None:
     if not event.contains(session_class, "after_commit", _forget_pending):
+        event.listen(session_class, "before_commit", _before_commit)
         event.listen(session_class, "after_commit", _forget_pending)
         event.listen(session_class, "after_rollback", _remove_pending)
 
@@ -146,8 +243,9 @@ def file_form(session: Session, form, data: dict, actor, *, source=None, source_
                                     printed_at=printed_at, printed_by=printed_by)
     printed = printing.build(form, data, context)
     previous = latest_for(session, form_name, source_table, source_id)
-    relative = f"{printed_at:%Y}/{number}.pdf"
-    path = _write_once(relative, printed.pdf)
+    relative = _relative_path(number)
+    _set_aside_leftovers(session, number)
+    path = _write_once(relative, printed.pdf, number)
     session.info.setdefault(PENDING_FILES, []).append(str(path))
     record = ArchiveRecord(
         number=number, form=form_name, form_code=form.CODE, title=title or form.TITLE,
@@ -196,6 +294,7 @@ def _sha256_of(path: Path) -> str:
 class VerifyResult:
     count: int = 0
     problems: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)  # every file in the quarantine folder
 
     @property
     def ok(self) -> bool:
@@ -221,13 +320,43 @@ def verify(connection) -> VerifyResult:
         relative = path.relative_to(root).as_posix()
         if relative not in registered:
             result.problems.append(f"unregistered file in the archive: {relative}")
+    quarantine = root / QUARANTINE
+    if quarantine.is_dir():
+        result.quarantined = sorted(p.relative_to(root).as_posix() for p in quarantine.rglob("*") if p.is_file())
     return result
+
+
+def set_aside_leftovers(engine) -> list[str]:
+    """Move every file left by a print that never committed into the quarantine folder; returns where
+    each went. For each year with a candidate, this takes the year's counter lock (as a print does, in
+    a transaction that is rolled back): while it is held no print of that year is in flight, so a file
+    under a number above the counter's last committed value, with no record, is a leftover. Any other
+    unregistered file is left in place for `verify` to report."""
+    root = archive_root()
+    candidates: dict[int, list[tuple[str, Path]]] = {}
+    for path in [*_archived_files(root), *sorted((root / INCOMING).glob("KF-*"))]:
+        found = NUMBER.match(path.name)
+        if found:
+            candidates.setdefault(int(found.group(1)), []).append((found.group(0), path))
+    moved = []
+    for year, files in sorted(candidates.items()):
+        with engine.connect() as conn:
+            with conn.begin() as transaction:
+                last = _lock_counter(conn, year, ArchiveCounter.last)
+                for number, path in files:
+                    if int(number[-6:]) <= last or not path.is_file():
+                        continue
+                    if conn.execute(select(ArchiveRecord.id).where(ArchiveRecord.number == number)).first():
+                        continue
+                    moved.append(_quarantine(root, path))
+                transaction.rollback()  # the lock was all this transaction was for
+    return moved
 
 
 def _archived_files(root: Path) -> Iterator[Path]:
     if not root.is_dir():
         return
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if d != INCOMING)
+        subfolders[:] = sorted(d for d in subfolders if d not in (INCOMING, QUARANTINE))
         for name in sorted(files):
             yield Path(folder) / name

@@ -1,6 +1,11 @@
 """Evidence attachments of a complaint (images and PDFs): checked by content, stored by SHA-256.
 
-A file is stored once under UPLOAD_FOLDER/evidence/<sha256[:2]>/<sha256>, written atomically (a
+An upload can never become a page: the type is the one its content shows (never the name's), the name
+keeps the user's words but takes the detected type's extension and loses control characters and
+folders, and content that is also a web page (a JPEG or PDF carrying `<html>`/`<script>`, a polyglot)
+is refused. Downloads go out as attachments of the detected type with `nosniff`.
+
+A file is stored once under UPLOAD_FOLDER/evidence/<sha256[:2]>/<sha256><ext>, written atomically (a
 temporary file in the same folder, flushed and fsynced, then renamed into place) and never
 overwritten: the same content uploaded again reuses the stored file. The rows are permanent
 (`ComplaintAttachment.__permanent__`): an attachment is never changed or deleted.
@@ -13,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from flask import current_app
@@ -49,10 +56,28 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _clean_filename(filename) -> str:
-    name = os.path.basename(str(filename or "").replace("\\", "/")).strip()
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name[-MAX_FILENAME:] or "attachment"
+EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
+              "application/pdf": ".pdf"}
+
+# What makes bytes render as a page or run script if a browser ever takes them for HTML/SVG/XML. Long,
+# unambiguous markers only, searched in the whole file: chance alone does not produce them.
+PAGE_MARKERS = re.compile(rb"<(?:!doctype|html|head|body|script|iframe|frame|svg|object|embed|meta|style|"
+                          rb"link|base|form|\?xml|x:script)[\s/>]|javascript:", re.IGNORECASE)
+
+
+def looks_like_a_page(data: bytes) -> bool:
+    return PAGE_MARKERS.search(data) is not None
+
+
+def clean_filename(filename, content_type: str) -> str:
+    """The name a file is kept and served under: the user's base name without folders, control,
+    format (e.g. right-to-left override) or other unprintable characters, with the extension of the
+    type its content was detected as (whatever extension the user gave)."""
+    name = os.path.basename(str(filename or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if ch.isprintable() and not unicodedata.category(ch).startswith("C"))
+    stem = os.path.splitext(name.strip())[0].strip(" .")
+    extension = EXTENSIONS[content_type]
+    return (stem[:MAX_FILENAME - len(extension)] or "attachment") + extension
 
 
 def may_add(session, complaint, actor) -> bool:
@@ -67,9 +92,9 @@ def upload_root() -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"])
 
 
-def _store(data: bytes, digest: str) -> str:
+def _store(data: bytes, digest: str, extension: str) -> str:
     """Write the bytes under their hash (once); return the path relative to the upload folder."""
-    relative = Path(EVIDENCE_DIR) / digest[:2] / digest
+    relative = Path(EVIDENCE_DIR) / digest[:2] / f"{digest}{extension}"
     target = upload_root() / relative
     if target.exists():
         return relative.as_posix()  # same content already stored: never overwrite
@@ -105,9 +130,12 @@ def add_attachment(session, complaint, actor, filename, data: bytes) -> Complain
     content_type = sniff(data)
     if content_type is None:
         raise ValidationError({"file": _l("Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached.")})
+    if looks_like_a_page(data):
+        raise ValidationError({"file": _l("The file also contains a web page or a script (HTML, SVG, XML); "
+                                          "it is not accepted.")})
     digest = hashlib.sha256(data).hexdigest()
-    stored_path = _store(data, digest)
-    attachment = ComplaintAttachment(complaint_id=complaint.id, filename=_clean_filename(filename),
+    stored_path = _store(data, digest, EXTENSIONS[content_type])
+    attachment = ComplaintAttachment(complaint_id=complaint.id, filename=clean_filename(filename, content_type),
                                      content_type=content_type, size=len(data), sha256=digest,
                                      stored_path=stored_path)
     with audit.acting_as(session, actor):
@@ -132,6 +160,11 @@ def get_attachment(session, complaint, attachment_id) -> tuple[ComplaintAttachme
     if not verify_file(attachment, path):
         raise ConflictError(_l("The stored file no longer matches its SHA-256 fingerprint; it is not sent."))
     return attachment, path
+
+
+def download_name(attachment) -> str:
+    """The name a download carries (rows stored before names took the detected extension get it here)."""
+    return clean_filename(attachment.filename, attachment.content_type)
 
 
 def verify_file(attachment, path: Path) -> bool:

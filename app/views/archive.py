@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -146,7 +146,7 @@ FORM_LABELS = {
 
 
 def record_context(record: ArchiveRecord) -> dict:
-    """What the detail and verification pages show of a record: its file's state and its versions."""
+    """What the detail page shows of a record: its file's state and its versions."""
     session = db.session
     state = archive.file_state(record)
     versions = session.scalars(select(ArchiveRecord).where(
@@ -234,12 +234,21 @@ class VerifyView(BaseView):
     @has_access
     @permission_name("index")
     def check(self, number):
-        record = archive.by_number(db.session, number.strip().upper())
-        code = (request.args.get("c") or "").strip().upper()
-        context = record_context(record) if record else {}
-        return self.render_template(
-            "kefu/archive_verify.html", title=_l("Verify a printed form"), record=record, number=number,
-            searched=True, code=code, code_matches=bool(record and code == record.verify_code), **context)
+        """Only what the holder of the paper needs: with the right code, the form, number, date,
+        retention and whether the file is intact; with a wrong one (or a made-up number) nothing at
+        all, not even whether the number exists. Wrong attempts are rate-limited (see register)."""
+        record = archive.record_for_code(db.session, number, request.args.get("c", ""))
+        facts = None
+        if record is not None:
+            facts = [(ARCHIVE["form"], f"{FORM_LABELS.get(record.form, record.form)}（{record.form_code}）"),
+                     (ARCHIVE["number"], record.number), (ARCHIVE["printed_at"], f"{record.printed_at:%Y-%m-%d}"),
+                     (ARCHIVE["retention"], record.retention_label)]
+        response = make_response(self.render_template(
+            "kefu/archive_verify.html", title=_l("Verify a printed form"), record=record, facts=facts,
+            number=number, searched=True, code=request.args.get("c", ""),
+            file_state=archive.file_state(record) if record else None))
+        response.kefu_wrong_code = record is None
+        return response
 
 
 # --- the consultation and lending register ------------------------------------------------------------
@@ -395,6 +404,17 @@ class ArchiveLoanView(DomainModelView):
         return self._move(pk, archive_loans.register_return, _l("Registered: the file is back in the archive."))
 
 
+def _limit_wrong_codes(appbuilder) -> None:
+    """Guessing codes on the verification page: each address has KEFU_VERIFY_RATE_LIMIT wrong tries."""
+    app = current_app
+    endpoint = "VerifyView.check"
+    if endpoint in app.view_functions:
+        app.view_functions[endpoint] = appbuilder.sm.limiter.limit(
+            lambda: current_app.config.get("KEFU_VERIFY_RATE_LIMIT") or "20 per 10 minutes",
+            deduct_when=lambda response: getattr(response, "kefu_wrong_code", False),
+        )(app.view_functions[endpoint])
+
+
 def register(appbuilder) -> list[tuple]:
     category, category_label = "Archive", _l("Archive")
     appbuilder.add_view(ArchiveRecordView, "Archived copies", label=_l("Archived copies"), icon="fa-archive",
@@ -404,5 +424,6 @@ def register(appbuilder) -> list[tuple]:
     appbuilder.add_view(VerifyView, "Verify a printed form", label=_l("Verify a printed form"), icon="fa-qrcode",
                         category=category, category_label=category_label)
     appbuilder.add_view_no_menu(PrintView)
+    _limit_wrong_codes(appbuilder)
     return [(ArchiveRecordView, "Archived copies", category), (ArchiveLoanView, "Lending register", category),
             (VerifyView, "Verify a printed form", category)]

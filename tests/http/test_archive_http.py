@@ -3,6 +3,7 @@ itself), the archive resource read-only, the verification page a QR code opens, 
 the pages, and the lending register with a loan outside held until the general manager approves."""
 
 import hashlib
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -56,16 +57,60 @@ def test_printing_is_refused_to_roles_without_it_and_answers_404_for_no_complain
     assert bad.status_code == 422 and bad.get_json()["message"]
 
 
-def test_the_verification_page_tells_genuine_from_forged(api_as, html_as, dbr):
+def verify_page(client, number, code) -> str:
+    response = client.get(f"/verify/{number}?c={code}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def secrets_of(record: dict, dbr: Db) -> list[str]:
+    """What the verification page may never show: codes, hashes, who printed, the source record and
+    the person in it."""
+    with dbr.session() as s:
+        complaint = s.get(Complaint, record["source_id"])
+        customer = complaint.customer.name
+    return [record["verify_code"], record["verify_code"].replace("-", ""), record["sha256"],
+            record["content_sha256"], record["printed_by_name"], record["source_label"], customer,
+            f"/archiverecordview/show/{record['id']}", f"/archiverecordview/file/{record['id']}"]
+
+
+def test_a_wrong_code_tells_nothing_of_the_record(api_as, html_as, dbr):
     record = api_as("cs_staff").post(f"/api/v1/complaint/{a_complaint_id(dbr)}/print").get_json()["result"]
-    page = html_as("archivist").get(f"/verify/{record['number']}?c={record['verify_code']}")
-    assert page.status_code == 200
-    body = page.get_data(as_text=True)
-    assert 'data-verdict="ok"' in body and record["sha256"] in body
-    wrong_code = html_as("archivist").get(f"/verify/{record['number']}?c=0000-0000-0000-0000").get_data(as_text=True)
-    assert 'data-verdict="code"' in wrong_code
-    made_up = html_as("archivist").get("/verify/KF-1999-000001?c=ABCD").get_data(as_text=True)
-    assert 'data-verdict="unknown"' in made_up
+    number, code = record["number"], record["verify_code"]
+    wrong_codes = ["0000-0000-0000-0000", code[:-1] + ("0" if code[-1] != "0" else "1"), "", "ABCD",
+                   code + "0", code.lower()[:-2], "' OR 1=1 --", "%00" + code]
+    for viewer in ("archivist", "eng_staff", "auditor", "admin"):
+        client = html_as(viewer)
+        answers = [verify_page(client, number, wrong) for wrong in wrong_codes]
+        answers.append(verify_page(client, "KF-1999-000001", code))  # a made-up number: the same answer
+        for body in answers:
+            assert 'data-verdict="code"' in body and "验证码不符" in body
+            assert 'data-verdict="ok"' not in body and "kefu-archive-record" not in body
+            for secret in secrets_of(record, dbr):
+                assert secret not in body, (viewer, secret)
+            assert record["title"] not in body and "永久" not in body
+
+
+def test_the_right_code_shows_exactly_the_facts_the_paper_holder_needs(api_as, html_as, dbr):
+    record = api_as("cs_staff").post(f"/api/v1/complaint/{a_complaint_id(dbr)}/print").get_json()["result"]
+    number, code = record["number"], record["verify_code"]
+    for viewer, typed in (("eng_staff", code), ("auditor", code.replace("-", "").lower()), ("archivist", f" {code} ")):
+        body = verify_page(html_as(viewer), number, typed)
+        assert 'data-verdict="ok"' in body
+        facts = re.findall(r"<tr><th[^>]*>(.*?)</th><td>(.*?)</td></tr>", body.split("kefu-archive-record")[1])
+        assert facts == [("表单", "客户投诉处理记录表（KF/QR-03）"), ("档案号", number),
+                         ("打印时间", record["printed_at"][:10]), ("保管期限", "永久"), ("存档文件", "完好")]
+        for secret in secrets_of(record, dbr):
+            assert secret not in body, (viewer, secret)
+
+
+def test_guessing_codes_is_limited(app, api_as, html_as, dbr, monkeypatch):
+    record = api_as("cs_staff").post(f"/api/v1/complaint/{a_complaint_id(dbr)}/print").get_json()["result"]
+    monkeypatch.setitem(app.config, "KEFU_VERIFY_RATE_LIMIT", "5 per 10 minutes")
+    client = html_as("auditor")
+    assert verify_page(client, record["number"], record["verify_code"])  # right codes do not count
+    statuses = [client.get(f"/verify/{record['number']}?c={i:016X}").status_code for i in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
 
 
 def test_the_verification_page_needs_a_login(app):

@@ -577,7 +577,7 @@ def test_evidence_upload_checks_content_and_size_and_downloads(walker, api_as, a
     digest = hashlib.sha256(png).hexdigest()
     assert item["content_type"] == "image/png" and item["size"] == len(png) and item["sha256"] == digest
     assert item["filename"] == "photo.png"
-    stored = Path(app.config["UPLOAD_FOLDER"]) / "evidence" / digest[:2] / digest
+    stored = Path(app.config["UPLOAD_FOLDER"]) / "evidence" / digest[:2] / f"{digest}.png"
     assert stored.read_bytes() == png
 
     before = walker.snapshot(cid)

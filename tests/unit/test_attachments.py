@@ -3,6 +3,7 @@
 department may add them."""
 
 import hashlib
+import io
 import os
 import struct
 import zlib
@@ -94,10 +95,10 @@ def test_an_image_is_stored_by_its_hash_and_recorded(ctx, users, complaint, uplo
         item = attachments.add_attachment(ctx, complaint, users["eng_staff"], "C:\\照片\\现场 1.png", data)
     assert (item.complaint_id, item.filename, item.content_type, item.size, item.sha256) == (
         complaint.id, "现场 1.png", "image/png", len(data), digest)
-    assert item.stored_path == f"evidence/{digest[:2]}/{digest}"
+    assert item.stored_path == f"evidence/{digest[:2]}/{digest}.png"  # the detected type's extension
     stored = uploads / item.stored_path
     assert stored.read_bytes() == data
-    assert [p.name for p in stored.parent.iterdir()] == [digest]  # no temporary file left behind
+    assert [p.name for p in stored.parent.iterdir()] == [f"{digest}.png"]  # no temporary file left behind
     assert audit_count(ctx) == before + 1
     assert item.created_by_id == users["eng_staff"].id
     found, path = attachments.get_attachment(ctx, complaint, item.id)
@@ -205,3 +206,100 @@ def test_an_attachment_belongs_to_its_complaint(ctx, users, complaint, uploads):
     with pytest.raises(NotFoundError):
         attachments.get_attachment(ctx, complaint, 10 ** 9)
     assert [a.id for a in attachments.attachments_of(ctx, complaint)] == [item.id]
+
+
+# --- uploads that cannot become pages (issue 11, item 9) ---------------------------------------------
+
+POLYGLOTS = {  # valid as their magic number says AND as a web page
+    "jpeg+html": SAMPLES["image/jpeg"] + b"<html><body><script>alert(document.cookie)</script></body></html>",
+    "pdf+html": b"%PDF-1.4\n1 0 obj<<>>endobj\n<html><script>fetch('/api/v1/customer/')</script>\n%%EOF\n",
+    "gif+script": b"GIF89a/*\x01\x00\x01\x00\x00\x00\x00*/=1;<SCRIPT src=//evil.example></SCRIPT>",
+    "png+svg": png(7) + b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+    "webp+iframe": SAMPLES["image/webp"] + b"<iframe src=javascript:alert(1)>",
+    "pdf+doctype": b"%PDF-1.7\n<!DOCTYPE html><p>hi</p>\n%%EOF",
+    "jpeg+xml": SAMPLES["image/jpeg"] + b"<?xml version='1.0'?><x:script xmlns:x='http://www.w3.org/1999/xhtml'>",
+    "png+uppercase-html": png(8) + b"<HtMl>\n<ScRiPt\t>alert(1)</script>",
+}
+
+
+@pytest.mark.parametrize("kind", list(POLYGLOTS))
+def test_a_file_that_is_also_a_page_is_refused_and_nothing_is_written(ctx, users, complaint, uploads, kind):
+    data = POLYGLOTS[kind]
+    assert attachments.sniff(data) is not None  # its magic number alone would let it in
+    before = (_count(ctx), audit_count(ctx))
+    with pytest.raises(ValidationError) as refused:
+        with records.unit_of_work(ctx):
+            attachments.add_attachment(ctx, complaint, users["cs_staff"], f"{kind}.jpg", data)
+    assert set(refused.value.errors) == {"file"}
+    assert (_count(ctx), audit_count(ctx)) == before
+    assert not uploads.exists() or not any(p.is_file() for p in uploads.rglob("*"))
+
+
+def test_ordinary_files_are_not_taken_for_pages(ctx, users, complaint, uploads):
+    import random
+
+    noise = random.Random(11).randbytes(2 * 1024 * 1024)  # compressed image data looks like this
+    for content_type, data in [*SAMPLES.items(), ("image/jpeg", SAMPLES["image/jpeg"] + noise),
+                               ("application/pdf", b"%PDF-1.4\n% <<\n/Type /Page>> <a> < html\n" + noise)]:
+        with records.unit_of_work(ctx):
+            item = attachments.add_attachment(ctx, complaint, users["cs_staff"], "x", data)
+        assert item.content_type == content_type
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("page.html", "page.png"),  # the user's extension never counts
+    ("photo.JPG", "photo.png"),
+    ("a\x00b.png", "ab.png"),  # NUL
+    ("line\r\nbreak\t.png", "linebreak.png"),  # control characters
+    ("\x1b[31mred\x07.png", "[31mred.png"),
+    ("invoice\u202egnp.html", "invoicegnp.png"),  # a right-to-left override that would show "...lmth.png"
+    ("zero\u200bwidth.svg", "zerowidth.png"),
+    ("../../etc/passwd", "passwd.png"),  # folders
+    ("..\\..\\windows\\win.ini", "win.png"),
+    ("/abs/path/x.php.png", "x.php.png"),
+    ("..", "attachment.png"),
+    (".htaccess", "htaccess.png"),
+    ("", "attachment.png"),
+    (None, "attachment.png"),
+    ("现场照片 1.jpeg", "现场照片 1.png"),
+])
+def test_names_lose_folders_and_control_characters_and_take_the_detected_extension(
+        ctx, users, complaint, uploads, given, kept):
+    with records.unit_of_work(ctx):
+        item = attachments.add_attachment(ctx, complaint, users["cs_staff"], given, png(3))
+    assert item.filename == kept
+    assert item.stored_path.endswith(".png") and "/" not in item.stored_path.removeprefix("evidence/")[3:]
+
+
+def test_a_long_name_keeps_its_extension(ctx, users, complaint, uploads):
+    with records.unit_of_work(ctx):
+        item = attachments.add_attachment(ctx, complaint, users["cs_staff"], "长" * 500 + ".html", SAMPLES["image/gif"])
+    assert item.filename == "长" * (attachments.MAX_FILENAME - 4) + ".gif"
+
+
+def test_a_download_is_an_attachment_of_the_detected_type_under_its_extension(app, api, ctx, complaint, uploads):
+    client = api("cs_staff")
+    data = png(9)
+    sent = client.post(f"/api/v1/complaint/{complaint.id}/attachment",
+                       data={"file": (io.BytesIO(data), "report.html", "text/html")},
+                       content_type="multipart/form-data")
+    assert sent.status_code == 201, sent.get_data(as_text=True)
+    item = sent.get_json()["result"]
+    assert (item["filename"], item["content_type"]) == ("report.png", "image/png")
+    got = client.get(f"/api/v1/complaint/{complaint.id}/attachment/{item['id']}")
+    assert got.status_code == 200 and got.data == data
+    assert got.headers["Content-Type"] == "image/png"
+    assert got.headers["Content-Disposition"] == "attachment; filename=report.png"
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+
+    polyglot = client.post(f"/api/v1/complaint/{complaint.id}/attachment",
+                           data={"file": (io.BytesIO(POLYGLOTS["jpeg+html"]), "x.jpg", "image/jpeg")},
+                           content_type="multipart/form-data")
+    assert polyglot.status_code == 422 and polyglot.get_json()["message"]
+
+
+def test_a_row_stored_under_the_users_extension_is_still_served_under_the_detected_one(ctx, users, complaint, uploads):
+    with records.unit_of_work(ctx):
+        item = attachments.add_attachment(ctx, complaint, users["cs_staff"], "scan.pdf", SAMPLES["application/pdf"])
+    legacy = type("Row", (), {"filename": "scan.html", "content_type": "application/pdf"})()  # as rows before
+    assert attachments.download_name(legacy) == "scan.pdf" == attachments.download_name(item)
