@@ -57,15 +57,16 @@ def redact(text: str | None, names=(), units=()) -> str | None:
 
 
 def _unit_labels(session, unit_ids) -> list[str]:
-    """A unit as people write it: "翠湖 2栋 101" (its label), "2栋101", "2栋 101"."""
+    """A unit as people write it: "翠湖 2栋 101" (its label), "翠湖2栋101室", "2栋101", "2栋 101室" ..."""
     rows = session.execute(select(Project.name, Building.name, Unit.number)
                            .join(Building, Building.id == Unit.building_id)
                            .join(Project, Project.id == Building.project_id)
                            .where(Unit.id.in_(unit_ids))).all() if unit_ids else []
     labels = []
     for project, building, number in rows:
-        labels += [f"{project} {building} {number}", f"{project}{building}{number}", f"{building} {number}",
-                   f"{building}{number}"]
+        for text in (f"{project} {building} {number}", f"{project}{building}{number}", f"{building} {number}",
+                     f"{building}{number}"):
+            labels += [text + "室", text]
     return labels
 
 

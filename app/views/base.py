@@ -100,6 +100,14 @@ class KefuFilters(Filters):
     def add_filter_index(self, column_name, filter_instance_index, value):
         found = self._all_filters.get(column_name) or []
         operator = found[filter_instance_index].arg_name if 0 <= filter_instance_index < len(found) else None
+        if operator is None and privacy.is_personal_column(self.datamodel.obj, column_name):
+            # A link made before masked columns lost FAB's other filters: FAB's position of "equal to"
+            # (3 for text) still means equality (the quick search wrote `_flt_3_mobile=<full number>`).
+            # The classes are read, not instantiated: FAB registers every instance's arg_name globally.
+            fab = next((classes for test, classes in SQLAFilterConverter.conversion_table
+                        if getattr(self.datamodel, test)(column_name)), [])
+            if 0 <= filter_instance_index < len(fab) and fab[filter_instance_index].arg_name == privacy.EXACT_MATCH:
+                operator, filter_instance_index = privacy.EXACT_MATCH, 0
         privacy.check_search(self.datamodel.obj, column_name, operator)
         super().add_filter_index(column_name, filter_instance_index, value)
 
