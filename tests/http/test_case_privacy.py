@@ -122,3 +122,25 @@ def test_the_source_is_named_only_within_the_readers_scope(api_as, html_as, dbr)
     page = text_of(html_as("cs_manager").get(f"/caseentry/show/{entry_id}"))
     assert link in page
     assert html_as("cs_manager").get(link).status_code == 200
+
+
+def test_an_entry_made_from_a_visit_summary_carries_no_visited_customer(api_as, dbr):
+    """The summary's "case" action: the visited customers and their contacts are not named."""
+    import json
+
+    from app.models import Customer, Visit, VisitSummary
+
+    with dbr.session() as s:
+        summary = s.scalars(select(VisitSummary).where(VisitSummary.visit_ids.is_not(None))
+                            .order_by(VisitSummary.id)).first()
+        visit = s.get(Visit, json.loads(summary.visit_ids)[0])
+        customer = s.get(Customer, visit.customer_id)
+        sid, contact, name, mobile = summary.id, visit.contact_name, customer.name, customer.mobile
+    response = api_as("cs_manager").post(f"/api/v1/visit_summary/{sid}/case", json={
+        "title": "地库照明不足", "stage": "move_in", "category": "living",
+        "description": f"走访{name}时联系人{contact}（{mobile}）反映地库照明不足", "lesson": "提高地库照度标准"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    text = _entry_text(dbr, response.get_json()["id"])
+    assert "地库照明不足" in text
+    for value in (name, contact, mobile):
+        assert not value or value not in text, (value, text)
