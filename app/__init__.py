@@ -61,12 +61,13 @@ def create_app(config_object="config.Config") -> Flask:
     app.session_interface = KefuSessionInterface()
 
     from app import audit, models  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import archive, archive_loans, complaints, logins, records, visits
+    from app.domain import archive, archive_loans, cases, complaints, logins, records, visits
     from app.extensions import db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     records.install(Session)  # field rules and permanent records, on every session
+    cases.install(Session)  # case-library entries carry no customer's name, phone or unit
     complaints.install(Session)  # complaint states change only through the workflow
     audit.install(Session)  # the audit trail, on every session
     archive.install(Session)  # a printed file whose record does not commit is removed again

@@ -24,7 +24,7 @@ from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from sqlalchemy import case, false, func, or_, select
 
 from app import audit
-from app.domain import approvals, attachments, calendar, complaint_stats, complaints, records
+from app.domain import approvals, attachments, calendar, cases, complaint_stats, complaints, records
 from app.domain.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import Approval, CaseEntry, Complaint, ComplaintStep, Department, Project, Unit
@@ -661,6 +661,26 @@ class CaseEntryApi(DomainModelRestApi):
     base_order = ("id", "desc")
     add_model_schema = CaseEntrySchema()
     edit_model_schema = CaseEntryPutSchema()
+
+    # The source record is named only to a reader whose department scope includes it.
+    def pre_get_list(self, data):
+        super().pre_get_list(data)
+        self._hide_foreign_sources(data.get("result", []))
+
+    def pre_get(self, data):
+        super().pre_get(data)
+        self._hide_foreign_sources([data.get("result", {})])
+
+    def dump(self, item):
+        data = super().dump(item)
+        self._hide_foreign_sources([data])
+        return data
+
+    def _hide_foreign_sources(self, rows):
+        visible = cases.visible_sources(db.session, rows, self.actor())
+        for row in rows:
+            if (row.get("source_table"), row.get("source_id")) not in visible:
+                row["source_table"] = row["source_id"] = None
 
 
 ALL_APIS = (ComplaintApi, ApprovalApi, CaseEntryApi)

@@ -6,18 +6,62 @@ from flask_babel import lazy_gettext as _l
 
 from app import audit
 
-from .errors import ForbiddenError, ValidationError
+from .errors import DomainError, ForbiddenError, ValidationError
 
 REVEAL_PERMISSION = ("can_reveal", "PersonalData")
+# FAB's equality filter (`opr: eq`, FilterEqual): the only search a masked column allows. Any other
+# operator (starts with, contains, ends with, in, greater, not equal ...) would let a role that may
+# not reveal recover a full number one digit at a time.
+EXACT_MATCH = "eq"
+
+
+class PersonalDataSearchError(DomainError):
+    status = 400
+    default_message = _l("Personal data (ID-card numbers, phones) can be searched only by the full value.")
+
+
+class PersonalDataOrderError(DomainError):
+    status = 400
+    default_message = _l("Lists cannot be sorted by personal data (ID-card numbers, phones).")
+
+
+def personal_fields(model) -> tuple[str, ...]:
+    return tuple(getattr(model, "__personal_fields__", ()))
+
+
+def is_personal_column(model, column) -> bool:
+    """`mobile`, or `customer.mobile` reaching a personal field of a related model."""
+    if not isinstance(column, str) or not column:
+        return False
+    *path, name = column.split(".")
+    for relation in path:
+        prop = getattr(getattr(model, relation, None), "property", None)
+        mapper = getattr(prop, "mapper", None)  # only relationships have a mapper
+        if mapper is None:
+            return False
+        model = mapper.class_
+    return name in personal_fields(model)
+
+
+def check_search(model, column, operator) -> None:
+    """Refuse any search on a masked column except equality with the full value."""
+    if is_personal_column(model, column) and operator != EXACT_MATCH:
+        raise PersonalDataSearchError()
+
+
+def check_order(model, column) -> None:
+    if is_personal_column(model, column):
+        raise PersonalDataOrderError()
 
 
 def mask(field: str, value: str | None) -> str | None:
-    """`1101**********1234` for an ID number, `138****5678` for a phone; short values keep 1 char each end."""
+    """`1101**********1234` for an ID number (the birth date, digits 7-14 of 18 or 7-12 of 15, hidden),
+    `138****5678` for a phone; short values keep 1 char each end."""
     if not value:
         return value
     value = str(value)
     if field == "id_number":
-        keep_head, keep_tail = 4, 4
+        keep_head, keep_tail = 4, (3 if len(value) == 15 else 4)
     else:
         keep_head, keep_tail = 3, 4
     if len(value) <= keep_head + keep_tail:

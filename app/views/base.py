@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
+from decimal import Decimal
 
 from flask import Response, current_app, request, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
+from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.filters import (
     BaseFilter,
     FilterContains,
+    FilterEqual,
     SQLAFilterConverter,
     get_field_setup_query,
 )
@@ -29,7 +33,7 @@ from wtforms import HiddenField
 from wtforms.validators import ValidationError as FormValidationError
 
 from app import audit
-from app.domain import records, scope
+from app.domain import privacy, records, scope
 from app.domain.errors import DomainError
 from app.domain.privacy import REVEAL_PERMISSION, mask
 from app.domain.rules import rules_for
@@ -76,6 +80,8 @@ class KefuFilterConverter(SQLAFilterConverter):
         return list(found) if found is not None else None
 
     def _convert(self, col_name):
+        if privacy.is_personal_column(self.datamodel.obj, col_name):
+            return [FilterEqual(col_name, self.datamodel)]  # masked: the full value only, whatever a view adds
         custom = getattr(self.datamodel, "custom_filters", {}).get(col_name)
         if custom:
             return [f(col_name, self.datamodel) for f in custom]
@@ -84,6 +90,32 @@ class KefuFilterConverter(SQLAFilterConverter):
             return [FilterContainsText(col_name, self.datamodel) if type(f) is FilterContains else f
                     for f in filters]
         return filters
+
+
+class KefuFilters(Filters):
+    """FAB's filters, refusing (in the user's language) any search of a masked column but equality, as the
+    HTML list's `_flt_<index>_<col>` or the API's rison `(col:…,opr:…)` asks for it: FAB would answer an
+    operator the converter did not offer with an English 400 (API) or an IndexError (HTML)."""
+
+    def add_filter_index(self, column_name, filter_instance_index, value):
+        found = self._all_filters.get(column_name) or []
+        operator = found[filter_instance_index].arg_name if 0 <= filter_instance_index < len(found) else None
+        if operator is None and privacy.is_personal_column(self.datamodel.obj, column_name):
+            # A link made before masked columns lost FAB's other filters: FAB's position of "equal to"
+            # (3 for text) still means equality (the quick search wrote `_flt_3_mobile=<full number>`).
+            # The classes are read, not instantiated: FAB registers every instance's arg_name globally.
+            fab = next((classes for test, classes in SQLAFilterConverter.conversion_table
+                        if getattr(self.datamodel, test)(column_name)), [])
+            if 0 <= filter_instance_index < len(fab) and fab[filter_instance_index].arg_name == privacy.EXACT_MATCH:
+                operator, filter_instance_index = privacy.EXACT_MATCH, 0
+        privacy.check_search(self.datamodel.obj, column_name, operator)
+        super().add_filter_index(column_name, filter_instance_index, value)
+
+    def rest_add_filters(self, data):
+        for item in data if isinstance(data, list) else ():
+            if isinstance(item, dict):
+                privacy.check_search(self.datamodel.obj, item.get("col"), item.get("opr"))
+        super().rest_add_filters(data)
 
 
 class KefuInterface(SQLAInterface):
@@ -95,9 +127,19 @@ class KefuInterface(SQLAInterface):
         self.converted_filters: dict[str, list | None] = {}  # KefuFilterConverter's, per column
         super().__init__(obj, session)
 
-    def _apply_inner_all(self, query, *args, **kwargs):
+    def get_filters(self, search_columns=None, search_filters=None):
+        return KefuFilters(self.filter_converter_class, self, search_columns, search_filters)
+
+    def _apply_inner_all(self, query, filters=None, *args, **kwargs):
+        # The last line of defence for masked columns, whatever built the filters (lists, API, exports).
+        for flt in getattr(filters, "filters", ()):
+            privacy.check_search(self.obj, flt.column_name, flt.arg_name)
         query = scope.restrict(query, self.obj, audit.request_actor_resolver(), self.session)
-        return super()._apply_inner_all(query, *args, **kwargs)
+        return super()._apply_inner_all(query, filters, *args, **kwargs)
+
+    def apply_order_by(self, query, order_column, *args, **kwargs):
+        privacy.check_order(self.obj, order_column)  # sorting would reveal a masked value by bisection
+        return super().apply_order_by(query, order_column, *args, **kwargs)
 
     def apply_all(self, query, *args, **kwargs):
         return super().apply_all(query, *args, **kwargs).options(*self.eager)
@@ -184,6 +226,20 @@ class CappedListMixin:
         return super()._get_list_widget(**kwargs)
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell as text Excel will not run: a value beginning like a formula gets a leading `'` (OWASP's
+    CSV-injection advice). Numbers and dates are written as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, Decimal, date)):  # bool and datetime included
+        return value
+    text = str(value)  # lazy labels too
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
 class CsvExportMixin:
     """The filtered list as a CSV file: the same scope and filters as the list page, at most
     `export_limit` rows, opened by Excel as Chinese. The link shows only to a role that may export.
@@ -212,8 +268,8 @@ class CsvExportMixin:
         out = io.StringIO()
         out.write("\ufeff")  # so that Excel opens the UTF-8 file as Chinese
         writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(["" if value is None else value for value in row] for row in rows)
+        writer.writerow([csv_cell(str(value)) for value in header])
+        writer.writerows([csv_cell(value) for value in row] for row in rows)
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename={self.export_filename}"})
 
@@ -246,6 +302,18 @@ class DomainModelView(CappedListMixin, ModelView):
         if self.edit_columns and "version" not in self.edit_columns:
             self.edit_columns = [*self.edit_columns, "version"]
         super().__init__(**kwargs)
+        self.order_columns = [c for c in self.order_columns if not privacy.is_personal_column(model, c)]
+
+    def create_blueprint(self, appbuilder, *args, **kwargs):
+        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
+        for error in (privacy.PersonalDataSearchError, privacy.PersonalDataOrderError):
+            blueprint.register_error_handler(error, self._refused_search)
+        return blueprint
+
+    def _refused_search(self, err: DomainError):
+        """A search or sort of a masked column: refused with the reason, never answered with other rows."""
+        return self.render_template("kefu/refused.html", title=self.list_title, message=str(err),
+                                    back=url_for(f"{self.endpoint}.list")), err.status
 
     # --- forms ---------------------------------------------------------------------------
     def prefill_form(self, form, pk):

@@ -59,11 +59,11 @@ def quick_search_args(text: str) -> dict[str, str]:
     text = text.strip()
     compact = text.replace(" ", "").replace("-", "")
     if re.fullmatch(r"\d{17}[\dXx]", compact):
-        return {"_flt_3_id_number": compact.upper()}
+        return {"_flt_0_id_number": compact.upper()}
     if re.fullmatch(r"1\d{10}", compact):
-        return {"_flt_3_mobile": compact}
+        return {"_flt_0_mobile": compact}
     if re.fullmatch(r"0\d{9,11}", compact):
-        return {"_flt_3_phone": text}
+        return {"_flt_0_phone": text}
     return {"_flt_2_name": text}
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import lazyload, selectinload
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import audit
-from app.domain import approvals, calendar, complaint_stats, complaints, scope
+from app.domain import approvals, calendar, cases, complaint_stats, complaints, scope
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import unit_of_work
 from app.domain.roles import CS_MANAGER, DEPARTMENT_STAFF, GENERAL_MANAGER, role_names
@@ -373,6 +373,7 @@ CASE = {
     "title": _l("Title"), "project": _l("Project"), "stage": _l("Stage"), "category": _l("Category"),
     "description": _l("Description"), "photos": _l("Photos"), "cause": _l("Cause"), "lesson": _l("Lesson"),
     "department": _l("Responsible department"), "source_table": _l("Source"), "source_id": _l("Source record"),
+    "source": _l("Source record"),
     "text": _l("Text"),
 }
 
@@ -399,8 +400,29 @@ class FilterCaseText(BaseFilter):
         return query
 
 
+SOURCE_PAGES = {"complaint": "ComplaintView.show", "visit_summary": "VisitSummaryView.show",
+                "visit": "VisitView.show"}
+
+
+class CaseEntryInterface(ComputedColumnsInterface):
+    """The detail page's `source`: a link to the record the case came from, only for a reader whose
+    department scope includes that record (others see nothing, and would get 404 there)."""
+
+    def get_values_item(self, item, show_columns):
+        return [self.source_link(item) if c == "source" else self._get_attr_value(item, c) for c in show_columns]
+
+    def source_link(self, item):
+        page = SOURCE_PAGES.get(item.source_table)
+        actor = audit.request_actor_resolver()
+        if page is None or (item.source_table, item.source_id) not in cases.visible_sources(
+                self.session, [item], actor):
+            return ""
+        return Markup('<a href="{}">{} #{}</a>').format(url_for(page, pk=item.source_id), item.source_table,
+                                                         item.source_id)
+
+
 class CaseEntryView(DomainModelView):
-    datamodel = ComputedColumnsInterface(CaseEntry, custom_filters={
+    datamodel = CaseEntryInterface(CaseEntry, custom_filters={
         "project": [FilterCaseProject], "text": [FilterCaseText],
         "stage": [FilterEqual, FilterNotEqual], "category": [FilterEqual, FilterNotEqual]},
         virtual_columns=["text"])
@@ -424,7 +446,7 @@ class CaseEntryView(DomainModelView):
                    "department"]
     add_columns = form_fields
     edit_columns = form_fields
-    show_columns = [*form_fields, "source_table", "source_id", "created_at", "updated_at", "version"]
+    show_columns = [*form_fields, "source", "created_at", "updated_at", "version"]
     add_form_extra_fields = edit_form_extra_fields = {
         "stage": SelectField(_l("Stage"), choices=CaseStage.choices(), widget=Select2Widget()),
         "category": SelectField(_l("Category"), choices=CaseCategory.choices(), widget=Select2Widget()),
