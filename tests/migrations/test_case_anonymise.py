@@ -1,4 +1,4 @@
-"""Migration 0006_case_anonymise takes personal data out of case entries made before anonymising."""
+"""Migration 0007_case_anonymise takes personal data out of case entries made before anonymising."""
 
 from sqlalchemy import text
 
@@ -24,7 +24,7 @@ def test_existing_case_entries_lose_the_customers_name_phone_and_unit(databases)
                            {"d": old, "c": f"{row.name}家防水层破损", "id": row.id})
         db.session.commit()
         db.session.remove()
-        downgrade(revision="0005")
+        downgrade(revision="0006_auth")
         upgrade()
         entry = db.session.execute(text("SELECT description, cause, version FROM case_entry WHERE id = :id"),
                                    {"id": row.id}).one()

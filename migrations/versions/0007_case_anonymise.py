@@ -5,7 +5,7 @@ Entries made from a complaint copied its content, which names the unit (the demo
 rows of their creation keep the old text: audit rows are permanent and are read only by roles that see
 complaints anyway. The entries' version moves on, so an edit form opened before refuses to save.
 
-Revision ID: 0006_case_anonymise
+Revision ID: 0007_case_anonymise
 Revises: 0005
 """
 import json
@@ -13,8 +13,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_case_anonymise"
-down_revision = "0005"
+revision = "0007_case_anonymise"
+down_revision = "0006_auth"
 branch_labels = None
 depends_on = None
 
