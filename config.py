@@ -28,9 +28,33 @@ def secret_key(folder: Path) -> str:
     return key_file.read_text().strip()
 
 
+def audit_key(folder: Path) -> str:
+    """The audit chain's HMAC key (KEFU_AUDIT_KEY), else generated once into the instance folder, mode
+    0600. It is never stored in the database: whoever can write the database cannot re-hash the chain."""
+    if os.environ.get("KEFU_AUDIT_KEY"):
+        return os.environ["KEFU_AUDIT_KEY"]
+    key_file = folder / "audit_key"
+    if not key_file.exists():
+        # Written whole under a temporary name, then linked: two processes starting at once agree on one key.
+        tmp = folder / f".audit_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return key_file.read_text().strip()
+
+
 class Config:
     INSTANCE_DIR = instance_dir()
     SECRET_KEY = secret_key(INSTANCE_DIR)
+    # The audit chain (app.audit): its key and the append-only anchor log, both outside the database.
+    KEFU_AUDIT_KEY = audit_key(INSTANCE_DIR)
+    KEFU_AUDIT_ANCHOR_LOG = os.environ.get("KEFU_AUDIT_ANCHOR_LOG") or str(INSTANCE_DIR / "audit-anchors.jsonl")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'kefu.db'}"
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

@@ -1,4 +1,4 @@
-"""Command line (SPEC §10): `flask --app run roles sync | demo load | audit verify | reminders |
+"""Command line (SPEC §10): `flask --app run roles sync | demo load | audit verify | audit anchor | reminders |
 calendar seed | calendar status`; `db upgrade` (Flask-Migrate's) ends with the seed step."""
 
 from __future__ import annotations
@@ -42,16 +42,35 @@ def register_cli(app) -> None:
 
     @audit_group.command("verify")
     def audit_verify():
-        """Re-walk the audit hash chain; exit 1 naming the first row that was edited, removed or inserted."""
+        """Re-walk the audit chain with the audit key and against the anchor log; exit 1 naming where it
+        was edited, removed, inserted or rewritten."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         from app.audit import verify
 
-        with db.engine.connect() as conn:
-            result = verify(conn)
-        if result.ok:
-            click.echo(f"audit verify: OK, {result.count} rows verified")
-            return
-        click.echo(f"audit verify: FAILED after {result.count} good rows: {result.problem}", err=True)
-        sys.exit(1)
+        try:
+            with db.engine.connect() as conn:
+                result = verify(conn)
+        except SQLAlchemyError as exc:  # no audit tables, no database: a message, not a traceback
+            _audit_fail("verify", f"FAILED: cannot read the audit chain: {exc.__class__.__name__}: {getattr(exc, 'orig', exc)}")
+        if not result.ok:
+            _audit_fail("verify", f"FAILED after {result.count} good rows: {result.problem}")
+        anchored = (f", {result.anchors} anchor(s) matched, the last at {result.last_anchor.where()}"
+                    if result.last_anchor else ", no anchors yet (run `audit anchor`)")
+        click.echo(f"audit verify: OK, {result.count} rows verified{anchored}")
+
+    @audit_group.command("anchor")
+    def audit_anchor():
+        """Append the chain head (seq, hash, time) to the anchor log outside the database (for cron)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from app.audit import AuditChainError, anchor, anchor_log_path
+
+        try:
+            item = anchor(db.engine)
+        except (AuditChainError, SQLAlchemyError) as exc:
+            _audit_fail("anchor", f"FAILED: {exc}")
+        click.echo(f"audit anchor: seq {item.seq}, hash {item.hash[:16]}…, at {item.at} → {anchor_log_path()}")
 
     @archive_group.command("verify")
     def archive_verify():
@@ -182,6 +201,11 @@ def _seed_calendar() -> list[int]:
 
     with records.unit_of_work(db.session):
         return seed_from_chinesecalendar(db.session, audit.SYSTEM)
+
+
+def _audit_fail(command: str, message: str):
+    click.echo(f"audit {command}: {message}", err=True)
+    sys.exit(1)
 
 
 def _sync_roles_after_upgrade() -> None:

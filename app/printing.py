@@ -9,13 +9,16 @@ reveal it, in which case the reveal is written to the audit trail like any other
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app import audit
 from app.domain import archive, archive_loans, complaint_stats, privacy
-from app.domain.calendar import local_now
+from app.domain.calendar import LOCAL_ZONE, local_now
+from app.domain.errors import ConflictError
 from app.models import Approval, ArchiveLoan, Complaint, ComplaintAttachment, ComplaintStep, Department, Unit
 from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity, VisitMethod
 from reports.forms import (
@@ -169,9 +172,23 @@ def ledger_data(session, month: str) -> dict:
     return {"month": stats["month"], "project": "全部项目", "rows": rows, "totals": totals, "figures": figures}
 
 
+def audit_head_line(anchored: audit.Anchor) -> str:
+    """The audit chain head as printed: seq, hash prefix and the anchor's time in China time."""
+    at = datetime.strptime(anchored.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(LOCAL_ZONE)
+    return f"第 {anchored.seq} 条　{anchored.hash[:16]}　{at:%Y-%m-%d %H:%M:%S}"
+
+
 def print_ledger(session, month: str, actor, printed_at: datetime | None = None):
     with force_locale("zh"):
         data = ledger_data(session, month)
+    # The monthly paper carries the audit chain's head of the day, also anchored outside the database:
+    # a later truncation or rewrite of the chain contradicts both.
+    try:
+        anchored = audit.anchor(session.get_bind())
+    except audit.AuditChainError as exc:  # no anchor, no ledger: the paper would claim what is not recorded
+        raise ConflictError(_l("The ledger was not printed: the audit chain head could not be anchored "
+                               "(%(reason)s)."), reason=exc) from exc
+    data["audit_head"] = audit_head_line(anchored)
     return archive.file_form(session, complaint_ledger, data, actor, source_label=data["month"],
                              title=f"投诉台帐 {data['month']}", retention_years=RETENTION_YEARS["complaint_ledger"],
                              printed_at=printed_at)

@@ -621,7 +621,7 @@ class ComplaintBench:
                 for table_name, record_id, action, changes in entries:
                     seq += 1
                     digest = audit.row_hash(prev, seq, utc, self.staff_id, self.staff_name, table_name, record_id,
-                                            action, changes)
+                                            action, changes, key=audit.audit_key())
                     rows.append(dict(seq=seq, at=utc, actor_id=self.staff_id, actor_name=self.staff_name,
                                      table_name=table_name, record_id=record_id, action=action, changes=changes,
                                      prev_hash=prev, hash=digest))

@@ -168,6 +168,7 @@ class Chain:
         head = conn.execute(select(AuditChainHead.seq, AuditChainHead.hash)
                             .where(AuditChainHead.id == 1).with_for_update()).one()
         self.seq, self.prev = head.seq, head.hash
+        self.key = audit.audit_key()  # rows are keyed like app.audit.append's
         self.rows = []
 
     def add_inserts(self, model, rows: list[dict], at, actors: list[tuple[int, str]] | None = None) -> None:
@@ -183,7 +184,8 @@ class Chain:
             seq += 1
             changes = insert_changes(model, row)
             record_id = str(row["id"])
-            digest = row_hash(prev, seq, at, actor_id, actor_name, table_name, record_id, "insert", changes)
+            digest = row_hash(prev, seq, at, actor_id, actor_name, table_name, record_id, "insert", changes,
+                              key=self.key)
             out.append(dict(seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, table_name=table_name,
                             record_id=record_id, action="insert", changes=changes, prev_hash=prev, hash=digest))
             prev = digest

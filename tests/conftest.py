@@ -53,6 +53,8 @@ def make_config(url: str, **overrides):
     )
     # Each app files its printed forms in a folder of its own: `archive verify` sees only its records' files.
     settings["KEFU_ARCHIVE_DIR"] = tempfile.mkdtemp(prefix="archive-", dir=_TMP)
+    # ... and anchors its audit chain in a log of its own (anchors of another database would not match).
+    settings["KEFU_AUDIT_ANCHOR_LOG"] = os.path.join(tempfile.mkdtemp(prefix="anchors-", dir=_TMP), "anchors.jsonl")
     settings.update(overrides)
     return type("TestConfig", (Config,), settings)
 

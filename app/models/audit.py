@@ -34,10 +34,16 @@ class AuditLog(Model):
 
 
 class AuditChainHead(Model):
-    """One row (id=1): the last seq and hash. Writers lock it, so the chain cannot fork."""
+    """One row (id=1): the last seq and hash. Writers lock it, so the chain cannot fork.
+
+    `hmac_from_seq` is the first row hashed with the audit key (HMAC-SHA256); the rows before it were
+    hashed with plain SHA-256 before migration 0006. `hmac_from_tag` is the key's HMAC of that seq, so
+    moving the switch-over (to pass off re-hashed rows as unkeyed ones) needs the key too."""
 
     __tablename__ = "audit_chain_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, default=GENESIS_HASH)
+    hmac_from_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)
+    hmac_from_tag: Mapped[str] = mapped_column(String(64), nullable=False, default="")

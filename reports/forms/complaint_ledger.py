@@ -20,5 +20,8 @@ def story(data: dict, kit) -> list:
                                  columns=4, label_width=34 * mm))
         totals.append(kit.gap(1.5 * mm))
     totals.append(kit.fields(data["figures"], columns=3, label_width=40 * mm))
+    if data.get("audit_head"):  # the audit chain's head when printed (seq, hash prefix, time)
+        totals.append(kit.gap(1.5 * mm))
+        totals.append(kit.fields([("审计链头（打印时）", data["audit_head"])], columns=1, label_width=40 * mm))
     parts.append(KeepTogether([*totals, kit.gap(), kit.signatures(["编制人", "审核人"])]))
     return parts

@@ -4,6 +4,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Customer, Department
+from tests.audit_attacker import tamper
 
 
 def test_roles_sync_creates_the_seven_roles_and_is_idempotent(fresh_app):
@@ -65,13 +66,9 @@ def test_audit_verify_exit_codes(fresh_app):
     ok = runner.invoke(args=["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "rows verified" in ok.output
-    with fresh_app.app_context(), db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+    with fresh_app.app_context(), db.engine.connect() as conn:
         target = conn.execute(text("SELECT id FROM audit_log ORDER BY seq LIMIT 1 OFFSET 10")).scalar()
-        conn.execute(text("UPDATE audit_log SET actor_name = 'mallory' WHERE id = :id"), {"id": target})
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+    tamper(fresh_app, ("UPDATE audit_log SET actor_name = 'mallory' WHERE id = :id", {"id": target}))
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1
     assert f"id={target} " in bad.output
