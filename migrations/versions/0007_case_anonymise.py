@@ -6,7 +6,7 @@ rows of their creation keep the old text: audit rows are permanent and are read 
 complaints anyway. The entries' version moves on, so an edit form opened before refuses to save.
 
 Revision ID: 0007_case_anonymise
-Revises: 0005
+Revises: 0006_auth
 """
 import json
 

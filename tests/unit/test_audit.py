@@ -223,7 +223,7 @@ def test_a_chain_hashed_before_the_key_still_verifies_and_a_rewrite_of_it_is_cau
 
     app = create_app(make_config(databases.new()))
     with app.app_context():
-        upgrade(revision="0005")
+        upgrade(revision="0007_case_anonymise")
         prev, stamp = "0" * 64, audit.utcnow().replace(microsecond=123456)
         with db.engine.begin() as conn:
             for seq in (1, 2, 3):  # as the code before 0006 wrote them: plain SHA-256

@@ -9,14 +9,14 @@ SQLite gets the guards PostgreSQL has had since 0001: triggers refusing UPDATE a
 audit_log (SQLite has no TRUNCATE). Both databases now also refuse deleting the chain head row.
 A later batch migration that recreates audit_log on SQLite drops its triggers: recreate them there.
 
-Revision ID: 0006_audit_hmac
-Revises: 0005
+Revision ID: 0008_audit_hmac
+Revises: 0007_case_anonymise
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_audit_hmac"
-down_revision = "0005"
+revision = "0008_audit_hmac"
+down_revision = "0007_case_anonymise"
 branch_labels = None
 depends_on = None
 
