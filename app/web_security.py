@@ -19,6 +19,7 @@ from flask_appbuilder.api import BaseApi
 from flask_appbuilder.baseviews import BaseCRUDView
 from flask_babel import gettext as _
 from flask_jwt_extended import verify_jwt_in_request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import MethodNotAllowed
 
@@ -59,6 +60,7 @@ def _csrf_refused(_err: CSRFError):
     if _wants_json():
         return jsonify(message=message), 400
     appbuilder = current_app.appbuilder
+    g.setdefault("user", current_user)  # FAB's menu reads g.user, set by a before_request that did not run
     return render_template("kefu/refused.html", message=message, appbuilder=appbuilder,
                            base_template=appbuilder.base_template), 400
 
