@@ -10,12 +10,13 @@ non-record arguments (a form's name, a step, a locale).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from flask_appbuilder.api import BaseApi
-from flask_appbuilder.const import PERMISSION_PREFIX
+from flask_appbuilder.const import LOGMSG_ERR_SEC_ACCESS_DENIED, PERMISSION_PREFIX
 from sqlalchemy import func, inspect, select, text
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -204,8 +205,11 @@ def browser_login(app, username: str, password: str):
     return client
 
 
-def is_login_redirect(response) -> bool:
-    return response.status_code in (301, 302, 303, 307, 308) and LOGIN in response.headers.get("Location", "")
+def is_login_redirect(answer) -> bool:
+    """Is this answer (a crawl's Answer or call()'s dict) a redirect to the login page?"""
+    status, location = (answer["status"], answer["location"]) if isinstance(answer, dict) else \
+        (answer.status, answer.location)
+    return status in (301, 302, 303, 307, 308) and LOGIN in location
 
 
 # --- one crawl of every GET, as every demo user and as nobody ---------------------------------------
@@ -224,6 +228,8 @@ class Answer:
     location: str
     headers: dict
     changed: dict  # table -> (rows before, rows after), for tables whose row count changed
+    body: str = ""  # HTML pages only (their scripts are checked against the CSP)
+    denied: bool = False  # FAB's permission check refused it
 
 
 def api_login(app, username: str, password: str):
@@ -236,15 +242,37 @@ def api_login(app, username: str, password: str):
     return ApiClient(client, response.get_json()["access_token"])
 
 
+class _Denials(logging.Handler):
+    """FAB logs each refusal of its permission check (`has_access`, `protect`) as a warning: that log
+    line tells a permission refusal from a refusal by the domain (a 403 for a step not open to a role)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.seen = []
+
+    def emit(self, record):
+        if record.msg == LOGMSG_ERR_SEC_ACCESS_DENIED:
+            self.seen.append(record.args)
+
+
+_denials = _Denials()
+_fab_security_log = logging.getLogger("flask_appbuilder.security.decorators")
+_fab_security_log.addHandler(_denials)
+
+
 def call(client, method: str, url: str, **kwargs) -> dict:
-    """One request; an exception the app let through (TESTING propagates them) counts as a 500."""
+    """One request; an exception the app let through (TESTING propagates them) counts as a 500.
+    `denied`: FAB's permission check refused it."""
+    _denials.seen.clear()
+    _fab_security_log.disabled = False  # Alembic's logging.config (each migration run) disables it
     try:
         response = getattr(client, method)(url, **kwargs)
     except Exception as err:  # noqa: BLE001 - reported by the tests as a server error
-        return dict(status=500, location=repr(err), headers={})
+        return dict(status=500, location=repr(err), headers={}, body="", denied=bool(_denials.seen))
+    body = response.get_data(as_text=True) if response.mimetype == "text/html" else ""
     response.close()
     return dict(status=response.status_code, location=response.headers.get("Location", ""),
-                headers=dict(response.headers))
+                headers=dict(response.headers), body=body, denied=bool(_denials.seen))
 
 
 def crawl_gets(app, targets: Targets, password: str) -> list[Answer]:
