@@ -112,17 +112,32 @@ class Targets:
                 self._visible[key] = s.scalar(query.order_by(pk).limit(1))
         return self._visible[key]
 
+    def attachment(self, username: str) -> tuple[int, int] | None:
+        """(attachment id, its complaint's id) of the lowest attachment `username` may see, if any."""
+        key = (username, "attachment")
+        if key not in self._visible:
+            from app.domain import scope
+            from app.models import Complaint, ComplaintAttachment
+
+            with self.session() as s, self.app.test_request_context():
+                user = self.app.appbuilder.sm.find_user(username=username)
+                mine = scope.restrict(select(Complaint.id), Complaint, user, s)
+                self._visible[key] = s.execute(
+                    select(ComplaintAttachment.id, ComplaintAttachment.complaint_id)
+                    .where(ComplaintAttachment.complaint_id.in_(mine)).order_by(ComplaintAttachment.id).limit(1)
+                ).first()
+        return self._visible[key]
+
     @cached_property
     def fixed(self) -> dict[str, str]:
         from app.domain.complaints import STEPS
-        from app.models import ArchiveRecord, ComplaintAttachment
+        from app.models import ArchiveRecord
 
         with self.session() as s:
             number = s.scalar(select(ArchiveRecord.number).order_by(ArchiveRecord.id).limit(1))
-            attachment = s.scalar(select(ComplaintAttachment.id).order_by(ComplaintAttachment.id).limit(1))
         return {"field": "mobile", "form": "complaint_record", "name": "visit_record",
                 "action": STEPS[0].action, "filename": "no-such_sep_file.txt", "number": number or "KF-2000-000001",
-                "locale": "zh", "version": "v1", "group_by": "active", "attachment_id": str(attachment or MISSING_ID)}
+                "locale": "zh", "version": "v1", "group_by": "active", "attachment_id": str(MISSING_ID)}
 
     def action_of(self, route: Route) -> str:
         from app.domain.visits import RECTIFICATION_STEPS, VISIT_STEPS
@@ -136,7 +151,14 @@ class Targets:
     def url(self, route: Route, username: str | None, pk: int | None = None) -> str | None:
         """The route's address with its arguments filled; None for a rule that cannot be filled."""
         values = {}
+        if "attachment_id" in route.arguments and pk is None:
+            # An attachment is addressed under its own complaint; without one visible: no such attachment.
+            found = self.attachment(username or "admin")
+            if found:
+                values["attachment_id"], pk = found
         for arg in route.arguments:
+            if arg in values:
+                continue
             if arg in ("pk", "role_id"):
                 model = route.model
                 if pk is None and model is not None:
