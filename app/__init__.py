@@ -60,10 +60,11 @@ def create_app(config_object="config.Config") -> Flask:
     app.config.from_object(config_object)
     app.session_interface = KefuSessionInterface()
 
-    from app import audit, models  # noqa: F401  (models before AppBuilder: STACK.md)
+    from app import audit, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
     from app.domain import archive, archive_loans, cases, complaints, logins, records, visits
     from app.extensions import db, migrate
 
+    web_security.install_csrf(app)  # before AppBuilder: FAB exempts its APIs as it registers them
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     records.install(Session)  # field rules and permanent records, on every session
@@ -86,6 +87,7 @@ def create_app(config_object="config.Config") -> Flask:
         _limit_api_login(app, appbuilder)
 
     audit.request_actor_resolver = _request_actor
+    web_security.install(app)  # API writes need the JWT; security headers on every answer
     _register_request_hooks(app)
 
     from app.cli import register_cli

@@ -72,3 +72,16 @@ def artifact(output_path, pytestconfig):
         return str(folder / name)
 
     return _path
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(page):
+    """Every walk fails if Chromium refused anything under the Content-Security-Policy (a script
+    without the page's nonce, an inline handler, a resource from elsewhere) or a script failed."""
+    problems = []
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused to" in msg.text)
+            else None)
+    page.on("pageerror", lambda err: problems.append(f"script error: {err}"))
+    yield
+    assert not problems, problems

@@ -281,3 +281,37 @@ def form_values(page: str, marker: str = 'name="name"') -> dict[str, str]:
     reader = FormReader()
     reader.feed(chosen[0])
     return {k: (v if v is not None else "") for k, v in reader.values.items()}
+
+
+# --- the whole URL map (tests/http/crawl.py) ----------------------------------------------------
+
+@pytest.fixture(scope="session")
+def csrf_app(app):
+    """A second app on the session database configured as deployed: CSRF checks on (the test
+    configuration turns them off) and a server error answered as a 500 page, not raised."""
+    from app import create_app
+    from app.extensions import db
+    from tests.conftest import make_config
+
+    deployed = create_app(make_config(app.config["SQLALCHEMY_DATABASE_URI"], WTF_CSRF_ENABLED=True,
+                                      PROPAGATE_EXCEPTIONS=False,
+                                      KEFU_ARCHIVE_DIR=app.config["KEFU_ARCHIVE_DIR"]))
+    yield deployed
+    with deployed.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def targets(csrf_app):
+    from tests.http.crawl import Targets
+
+    return Targets(csrf_app)
+
+
+@pytest.fixture(scope="session")
+def crawled(csrf_app, targets):
+    """Every GET route as one demo user of each role and as nobody (tests/http/crawl.py), once."""
+    from tests.http.crawl import crawl_gets
+
+    return crawl_gets(csrf_app, targets, PASSWORD)
