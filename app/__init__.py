@@ -60,7 +60,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.config.from_object(config_object)
     app.session_interface = KefuSessionInterface()
 
-    from app import audit, models  # noqa: F401  (models before AppBuilder: STACK.md)
+    from app import audit, errors, models  # noqa: F401  (models before AppBuilder: STACK.md)
     from app.domain import archive, archive_loans, complaints, records, visits
     from app.extensions import db, migrate
 
@@ -77,13 +77,16 @@ def create_app(config_object="config.Config") -> Flask:
         appbuilder = AppBuilder(indexview=KefuIndexView, base_template="kefu/base.html")
         appbuilder.init_app(app, db.session)
         app.appbuilder = appbuilder
+        from app.api import base as api_base
         from app.api import rison_schemas
 
         rison_schemas.install()
+        api_base.install()  # no catalogue header as an empty `_info` description
         _register_views(appbuilder)
         _limit_api_login(app, appbuilder)
 
     audit.request_actor_resolver = _request_actor
+    errors.install(app)  # bad input answers a 4xx in Chinese (JSON under /api/), never a 500
     _register_request_hooks(app)
 
     from app.cli import register_cli
