@@ -78,10 +78,11 @@ def create_app(config_object="config.Config") -> Flask:
         appbuilder.init_app(app, db.session)
         app.appbuilder = appbuilder
         from app.api import base as api_base
-        from app.api import rison_schemas
+        from app.api import openapi, rison_schemas
 
         rison_schemas.install()
         api_base.install()  # no catalogue header as an empty `_info` description
+        openapi.install()  # the OpenAPI document says what the API answers (schemathesis checks it)
         _register_views(appbuilder)
         _limit_api_login(app, appbuilder)
 

@@ -125,8 +125,11 @@ def _refuse_bad_ids(endpoint, values) -> None:
 def _refuse_bad_input():
     if _is_api():
         if request.method in JSON_WRITES and request.is_json and request.content_length:
-            if not isinstance(request.get_json(silent=True), dict):
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
                 abort(400, MESSAGES[415])
+            if _has_huge_integer(body):
+                abort(400, _l("A number in the request is too large."))
         return None
     view = _model_view()
     if view is None:
@@ -137,6 +140,15 @@ def _refuse_bad_input():
     if request.method == "GET":
         _check_list_arguments(view)
     return None
+
+
+def _has_huge_integer(node) -> bool:
+    """An integer no BIGINT holds (ids in a body as in a URL) would crash the database driver."""
+    if isinstance(node, dict):
+        return any(_has_huge_integer(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_huge_integer(v) for v in node)
+    return isinstance(node, int) and not isinstance(node, bool) and abs(node) > MAX_ID
 
 
 def _model_view() -> ModelView | None:
