@@ -1,7 +1,7 @@
 """Bad input is a 4xx with a Chinese message, never a 500 — in one place for the whole app.
 
-- Ids: every URL argument that names a record (`pk`, `*_id`) must be a whole number a BIGINT holds;
-  anything else is "not found" before a view runs (2^70 crashed SQLite and PostgreSQL).
+- Ids: every URL argument that names a record (`pk`, `*_id`) must be a whole number an INTEGER id
+  holds; anything else is "not found" before a view runs (2^70 crashed SQLite, 2^31 PostgreSQL).
 - JSON writes under /api/: the body must be a JSON object (FAB's own security API crashed on arrays).
 - HTML lists: page, page size, sort column and direction, filter column and index, and the action of
   `action_post` are checked against the view before FAB parses them with int() or looks them up.
@@ -108,7 +108,7 @@ def _response_500(self, message=None):
 # --- input checks before any view runs ---------------------------------------------------------
 
 def _refuse_bad_ids(endpoint, values) -> None:
-    """Record ids are whole numbers within a BIGINT: anything else names no record (404)."""
+    """Record ids are whole numbers within an INTEGER: anything else names no record (404)."""
     for name, value in (values or {}).items():
         if not _ID_ARG.match(name):
             continue
@@ -143,7 +143,7 @@ def _refuse_bad_input():
 
 
 def _has_huge_integer(node) -> bool:
-    """An integer no BIGINT holds (ids in a body as in a URL) would crash the database driver."""
+    """An integer no id column holds (ids in a body as in a URL) would crash the database driver."""
     if isinstance(node, dict):
         return any(_has_huge_integer(v) for v in node.values())
     if isinstance(node, list):

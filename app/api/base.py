@@ -12,8 +12,9 @@ from flask_appbuilder.api import ModelRestApi
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as SchemaValidationError
 from marshmallow import fields as ma_fields
+from marshmallow_sqlalchemy.fields import Related
 
-from app.domain import records
+from app.domain import fields, records
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask, masked_copy
 from app.extensions import db
@@ -50,6 +51,12 @@ def scalar_fields(schema, data: dict) -> dict:
              for name, value in data.items()
              if isinstance(value, (dict, list))
              and not isinstance(schema.fields.get(name), (ma_fields.List, ma_fields.Nested, ma_fields.Dict))}
+    for name, value in data.items():  # a related record by its id: "" or "x" failed in PostgreSQL
+        if isinstance(schema.fields.get(name), Related) and value is not None and name not in wrong:
+            try:
+                fields.record_id(value)
+            except ValueError as err:
+                wrong[name] = err.args[0]
     if wrong:
         raise ValidationError(wrong)
     return data

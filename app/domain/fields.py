@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.domain.calendar import LOCAL_ZONE
 
-MAX_ID = 2**63 - 1  # the largest key a BIGINT column holds (SQLite and PostgreSQL alike)
+MAX_ID = 2**31 - 1  # the largest key an INTEGER id column holds on PostgreSQL (beyond it the driver fails)
 
 
 def scalar(parse):
