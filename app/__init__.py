@@ -60,7 +60,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.config.from_object(config_object)
     app.session_interface = KefuSessionInterface()
 
-    from app import audit, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
+    from app import audit, errors, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
     from app.domain import archive, archive_loans, cases, complaints, logins, records, visits
     from app.extensions import db, migrate
 
@@ -80,14 +80,18 @@ def create_app(config_object="config.Config") -> Flask:
         appbuilder = AppBuilder(indexview=KefuIndexView, base_template="kefu/base.html")
         appbuilder.init_app(app, db.session)
         app.appbuilder = appbuilder
-        from app.api import rison_schemas
+        from app.api import base as api_base
+        from app.api import openapi, rison_schemas
 
         rison_schemas.install()
+        api_base.install()  # no catalogue header as an empty `_info` description
+        openapi.install()  # the OpenAPI document says what the API answers (schemathesis checks it)
         _register_views(appbuilder)
         _limit_api_login(app, appbuilder)
 
     audit.request_actor_resolver = _request_actor
     web_security.install(app)  # API writes need the JWT; security headers on every answer
+    errors.install(app)  # bad input answers a 4xx in Chinese (JSON under /api/), never a 500
     _register_request_hooks(app)
 
     from app.cli import register_cli

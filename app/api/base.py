@@ -11,8 +11,10 @@ from flask import current_app, request
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as SchemaValidationError
+from marshmallow import fields as ma_fields
+from marshmallow_sqlalchemy.fields import Related
 
-from app.domain import privacy, records
+from app.domain import fields, privacy, records
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask, masked_copy
 from app.extensions import db
@@ -24,6 +26,40 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise ValidationError({"body": _l("Please send the fields as a JSON object.")})
     return body
+
+
+def install() -> None:
+    """FAB's `_info` passes each column's label and description through gettext, also when the API
+    gives none: gettext("") is the catalogue's header (`Project-Id-Version: ...`), which then showed
+    as the description of every column of every API. An absent label or description stays empty."""
+    fab_field_info = ModelRestApi._get_field_info
+
+    def field_info(self, field, *args, **kwargs):
+        info = fab_field_info(self, field, *args, **kwargs)
+        for key, given in (("label", self.label_columns), ("description", self.description_columns)):
+            if not given.get(field.name):
+                info[key] = ""
+        return info
+
+    ModelRestApi._get_field_info = field_info
+
+
+def scalar_fields(schema, data: dict) -> dict:
+    """`data` if every field that takes one value has one; a JSON list or object in its place (which
+    marshmallow-sqlalchemy would try to build a related record from) is a 422 naming the field."""
+    wrong = {name: _l("Please give a single value, not a list or an object.")
+             for name, value in data.items()
+             if isinstance(value, (dict, list))
+             and not isinstance(schema.fields.get(name), (ma_fields.List, ma_fields.Nested, ma_fields.Dict))}
+    for name, value in data.items():  # a related record by its id: "" or "x" failed in PostgreSQL
+        if isinstance(schema.fields.get(name), Related) and value is not None and name not in wrong:
+            try:
+                fields.record_id(value)
+            except ValueError as err:
+                wrong[name] = err.args[0]
+    if wrong:
+        raise ValidationError(wrong)
+    return data
 
 
 class DomainModelRestApi(ModelRestApi):
@@ -118,13 +154,12 @@ class DomainModelRestApi(ModelRestApi):
                              **{name: getattr(record, attribute) for name, attribute in extra.items()})
 
     def post_headless(self):
-        if not request.is_json:
-            return self.response_400(message="Request is not JSON")
         try:
-            item = self.add_model_schema.load(request.json)
-        except SchemaValidationError as err:
-            return self.schema_error(err)
-        try:
+            data = scalar_fields(self.add_model_schema, json_object())
+            try:
+                item = self.add_model_schema.load(data)
+            except SchemaValidationError as err:
+                return self.schema_error(err)
             with records.unit_of_work(db.session):
                 records.create(db.session, item, self.actor())
         except DomainError as err:
@@ -132,11 +167,9 @@ class DomainModelRestApi(ModelRestApi):
         return self.response(201, id=item.id, result=self.dump(item))
 
     def put_headless(self, pk):
-        if not request.is_json:
-            return self.response_400(message="Request is not JSON")
-        data = dict(request.json)
-        version = data.pop("version", None)
         try:
+            data = scalar_fields(self.edit_model_schema, dict(json_object()))
+            version = data.pop("version", None)
             item = self._get_visible(pk)
             records.check_version(item, version)
             self._keep_unchanged_masks(item, data)

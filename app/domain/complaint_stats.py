@@ -41,7 +41,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """"2026-11" -> (2026-11-01 00:00, 2026-12-01 00:00); a ValidationError for anything else."""
     found = _MONTH.match(str(month or "").strip())
-    if not found or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1900:
+    if not found or not 1 <= int(found.group(2)) <= 12 or not 1900 <= int(found.group(1)) <= 9998:  # 9999-12 would end in year 10000
         raise ValidationError({"month": _l("Please give the month as YYYY-MM, for example 2026-11.")},
                               message=_l("The month is not valid."))
     year, number = int(found.group(1)), int(found.group(2))

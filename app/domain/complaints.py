@@ -238,10 +238,15 @@ def open_complaint(session, actor, *, channel, customer_id, content, received_at
     if not role_names(actor) & CS:
         raise ForbiddenError(_l("Only customer-service staff receive complaints."))
     errors = {}
-    if channel not in {m.value for m in Channel}:
+    try:
+        channel = _choice(Channel)(channel)
+    except ValueError:
         errors["channel"] = _l("Please choose the channel the complaint came by.")
-    if not _text(content):
-        errors["content"] = _l("This field is required.")
+    try:
+        if not _text(content):
+            errors["content"] = _l("This field is required.")
+    except ValueError as exc:
+        errors["content"] = exc.args[0]
     try:
         customer_id = _id(customer_id)
         if session.get(Customer, customer_id) is None:

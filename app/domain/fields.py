@@ -4,12 +4,29 @@ store (None for blank) or raises ValueError with the message to show beside the 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import wraps
 
 from flask_babel import lazy_gettext as _l
 
 from app.domain.calendar import LOCAL_ZONE
 
+MAX_ID = 2**31 - 1  # the largest key an INTEGER id column holds on PostgreSQL (beyond it the driver fails)
 
+
+def scalar(parse):
+    """A parser of one value: a JSON list or object in its place (a careless or hostile client) is
+    refused with the message beside the field, never passed on to crash a comparison or a query."""
+
+    @wraps(parse)
+    def parse_scalar(value):
+        if isinstance(value, (dict, list, tuple, set)):
+            raise ValueError(_l("Please give a single value, not a list or an object."))
+        return parse(value)
+
+    return parse_scalar
+
+
+@scalar
 def text(value):
     if value is None or not str(value).strip():
         return None
@@ -17,6 +34,7 @@ def text(value):
 
 
 def choice(enum_class):
+    @scalar
     def parse(value):
         if value not in {m.value for m in enum_class}:
             raise ValueError(_l("%(value)s is not one of the allowed values.", value=value))
@@ -24,6 +42,7 @@ def choice(enum_class):
     return parse
 
 
+@scalar
 def yes_no(value):
     if isinstance(value, bool):
         return value
@@ -34,6 +53,7 @@ def yes_no(value):
     raise ValueError(_l("Please answer yes or no."))
 
 
+@scalar
 def satisfaction(value):
     try:
         number = int(value)
@@ -44,6 +64,7 @@ def satisfaction(value):
     return number
 
 
+@scalar
 def a_date(value):
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
@@ -53,6 +74,7 @@ def a_date(value):
         raise ValueError(_l("Please enter a date as YYYY-MM-DD.")) from None
 
 
+@scalar
 def a_moment(value):
     """A date and time: ISO text or a datetime. One with an offset (+08:00, Z: a client elsewhere) is
     converted to China local time, the time every record keeps."""
@@ -66,13 +88,18 @@ def a_moment(value):
     return value.replace(microsecond=0)
 
 
+@scalar
 def record_id(value):
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise ValueError(_l("Please choose a record.")) from None
+    if not 0 < number <= MAX_ID:
+        raise ValueError(_l("Please choose a record."))
+    return number
 
 
+@scalar
 def confirmed(value):
     if not yes_no(value):
         raise ValueError(_l("This must be confirmed before going on."))
