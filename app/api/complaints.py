@@ -646,9 +646,16 @@ class FilterCaseText(BaseFilter):
                                                  CaseEntry.lesson))))
 
 
+class CaseEntrySearch(KefuInterface):
+    """A search by source (`source_id`, `source_table`, any operator) finds only entries whose source the
+    reader may open: otherwise a reader outside its department learns which entries came from it."""
+
+    narrowed_search = {"source_id": cases.source_in_scope, "source_table": cases.source_in_scope}
+
+
 class CaseEntryApi(DomainModelRestApi):
     resource_name = "case_entry"
-    datamodel = KefuInterface(CaseEntry)
+    datamodel = CaseEntrySearch(CaseEntry)
     label_columns = CASE_LABELS
     list_columns = ["title", "project_id", "project.name", "stage", "category", "department_id",
                     "department.name", "source_table", "source_id", "updated_at"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import and_, event, false, inspect, or_, select
 
 from app.models import (
     Building,
@@ -120,6 +120,15 @@ def visible_sources(session, entries, actor) -> set[tuple[str, int]]:
         query = scope.restrict(session.query(model.id).filter(model.id.in_(ids)), model, actor, session)
         visible |= {(table, row.id) for row in query}
     return visible
+
+
+def source_in_scope(session, actor):
+    """SQL condition: the entry's source record is one the actor may open (the rule of
+    `visible_sources`, for a query). A search by source is narrowed by it: otherwise a reader outside
+    the source's department would learn, by filtering on `source_id`, which entries came from it."""
+    return or_(false(), *(and_(CaseEntry.source_table == table,
+                               CaseEntry.source_id.in_(scope.restrict(select(model.id), model, actor, session)))
+                          for table, model in SOURCES.items()))
 
 
 def _source_of(entry):

@@ -408,6 +408,8 @@ class CaseEntryInterface(ComputedColumnsInterface):
     """The detail page's `source`: a link to the record the case came from, only for a reader whose
     department scope includes that record (others see nothing, and would get 404 there)."""
 
+    narrowed_search = {"source_id": cases.source_in_scope, "source_table": cases.source_in_scope}  # as the API's
+
     def get_values_item(self, item, show_columns):
         return [self.source_link(item) if c == "source" else self._get_attr_value(item, c) for c in show_columns]
 

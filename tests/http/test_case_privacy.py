@@ -144,3 +144,65 @@ def test_an_entry_made_from_a_visit_summary_carries_no_visited_customer(api_as, 
     assert "地库照明不足" in text
     for value in (name, contact, mobile):
         assert not value or value not in text, (value, text)
+
+
+def _fab_operators() -> set[str]:
+    """Every filter operator FAB's SQLAlchemy filters know (`eq`, `sw`, `gt`, `in`, ...)."""
+    import inspect
+
+    from flask_appbuilder.models.sqla import filters
+
+    return {cls.arg_name for _, cls in inspect.getmembers(filters, inspect.isclass)
+            if issubclass(cls, filters.BaseFilter) and getattr(cls, "arg_name", None)}
+
+
+def test_a_search_by_source_finds_only_sources_in_the_readers_scope(api_as, html_as, dbr):
+    """Searching the case library by `source_id` / `source_table` (every operator FAB knows, the API and
+    the HTML list) never tells a reader outside the source's department which entries came from it;
+    a reader who may see the source finds its entry."""
+    source = _complaint_with_customer(dbr, other_than_department="ENG")
+    response = api_as("cs_manager").post("/api/v1/case_entry/", json={
+        "title": "来源检索案例", "stage": "delivery", "category": "quality", "description": "外墙渗水",
+        "source_table": "complaint", "source_id": source["id"]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    entry_id = response.get_json()["id"]
+
+    def found(client, column, operator, value) -> tuple[int, list]:
+        q = f"(filters:!((col:{column},opr:{operator},value:{value})),page_size:100)"
+        answer = client.get("/api/v1/case_entry/", query_string={"q": q})
+        return answer.status_code, (answer.get_json() or {}).get("ids", [])
+
+    # Control: customer service sees every department and finds the entry by its source.
+    insider = api_as("cs_manager")
+    assert entry_id in found(insider, "source_id", "eq", source["id"])[1]
+    assert entry_id in found(insider, "source_table", "eq", "complaint")[1]
+
+    outsider = api_as("eng_staff")
+    assert entry_id in outsider.get("/api/v1/case_entry/", query_string={"q": "(page_size:100)"}).get_json()["ids"]
+    operators = _fab_operators()
+    assert {"eq", "neq", "sw", "ct", "gt", "lt", "in"} <= operators
+    # A filter the API ignores lists the entry whatever the value; one it applies lists it for no value.
+    # A leak is a filter whose answer depends on the value (eq 2 lists it, eq 3 does not). Refusals tell nothing.
+    leaks = []
+    for column, values in (("source_id", (source["id"], source["id"] + 1, source["id"] - 1, 0, "'!(x)'",
+                                          f"!({source['id']})", f"!({source['id'] + 1})")),
+                           ("source_table", ("complaint", "com", "x", "!(complaint)", "!(x)"))):
+        for operator in sorted(operators):
+            listed = set()
+            for value in values:
+                status, ids = found(outsider, column, operator, value)
+                assert status < 500, (column, operator, value, status)
+                if status == 200:  # a refusal (400) tells nothing
+                    listed.add(entry_id in ids)
+            if len(listed) > 1:
+                leaks.append((column, operator))
+    assert not leaks, leaks
+    assert entry_id not in found(outsider, "source_id", "eq", source["id"])[1]
+
+    page = html_as("eng_staff")
+    for column in ("source_id", "source_table"):
+        for index in range(12):
+            value = source["id"] if column == "source_id" else "complaint"
+            answer = page.get("/caseentry/list/", query_string={f"_flt_{index}_{column}": value, "psize_CaseEntryView": 100})
+            assert answer.status_code < 500
+            assert answer.status_code >= 400 or f"/caseentry/show/{entry_id}" not in text_of(answer), (column, index)
