@@ -65,6 +65,7 @@ def create_app(config_object="config.Config") -> Flask:
     from app.extensions import db, migrate
 
     web_security.install_csrf(app)  # before AppBuilder: FAB exempts its APIs as it registers them
+    errors.install_fab_routes()  # before AppBuilder registers them: FAB routes that crashed check their address
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     records.install(Session)  # field rules and permanent records, on every session

@@ -5,38 +5,61 @@
 - JSON writes under /api/: the body must be a JSON object (FAB's own security API crashed on arrays).
 - HTML lists: page, page size, sort column and direction, filter column and index, and the action of
   `action_post` are checked against the view before FAB parses them with int() or looks them up.
-- Error answers: 400/404/405/413/415 and RecursionError (rison nesting) are JSON `{"message"}` under
+- Error answers: 400/403/404/405/413/415 and RecursionError (rison nesting) are JSON `{"message"}` under
   /api/ and a page elsewhere; an exception FAB's `@safe` caught is mapped the same way, and anything
   else stays a 500 — logged with its traceback (by Flask or by `@safe`), answered without details.
+- FAB's own API answers (`response_400/401/403/404/422`, used by its security APIs for users, roles,
+  groups, permissions) carry English or marshmallow's per-field object as `message`: the message is
+  the Chinese one of the status, FAB's detail goes to `errors` (per field) or `detail`. A write the
+  database refuses for a constraint (a duplicate name, an id naming nothing: IntegrityError) or for a
+  value it cannot hold (DataError) is the client's: 422 / 400, rolled back, never a 500.
 429 (rate limits) is left to the login limiter's own handler.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import sys
 
 from flask import Flask, abort, current_app, g, render_template, request
 from flask_appbuilder import ModelView
-from flask_appbuilder.api import BaseApi
+from flask_appbuilder.api import BaseApi, ModelRestApi
+from flask_appbuilder.charts.views import GroupByChartView
+from flask_appbuilder.security.decorators import has_access, protect
+from flask_appbuilder.security.sqla.apis import UserApi
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.security import safe_join
 
 from app.domain.fields import MAX_ID
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-HANDLED = (400, 404, 405, 413, 415)
+HANDLED = (400, 403, 404, 405, 413, 415)
 MESSAGES = {
     400: _l("The request is not valid."),
+    403: _l("You may not do this."),
     404: _l("The page or record was not found."),
     405: _l("This method is not allowed here."),
     415: _l("Please send the fields as a JSON object."),
     500: _l("An internal error occurred. It has been logged; please try again later."),
 }
+API_MESSAGES = {
+    400: MESSAGES[400],
+    401: _l("Please log in to continue."),
+    403: MESSAGES[403],
+    404: MESSAGES[404],
+    422: _l("Some fields are not valid; nothing was saved."),
+}
+CONFLICT = _l("This conflicts with an existing record (a name already taken) or names a record that does not "
+              "exist; nothing was saved.")
 NESTED_TOO_DEEP = _l("The query is nested too deeply.")
 JSON_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ID_ARG = re.compile(r"^(pk|id|\w+_id)$")
@@ -44,6 +67,53 @@ _INT = re.compile(r"^-?\d{1,19}$")
 _PAGING = re.compile(r"^(page|psize)_(\w+)$")
 _ORDER = re.compile(r"^_(oc|od)_(\w+)$")
 _FILTER = re.compile(r"^_flt_(\d+)_(.+)$")
+
+
+def install_fab_routes() -> None:
+    """Before AppBuilder registers its views: FAB's routes that crash on an address naming nothing
+    check it first — after FAB's permission check (the refusal stays the table's), before FAB's code.
+    - `download/<filename>` (every ModelView; Kefu stores no FAB file columns): a name that is not an
+      uploaded file's (no `_sep_`: IndexError) or names no file (FileNotFoundError) is a 404;
+    - `chart/<group_by>` of the admin's charts (GroupByChartView, DirectByChartView): the chart's
+      number among its definitions, else 404 (int("active") and definitions[9] crashed);
+    - the security API's `PUT /users/<pk>`: a user that does not exist is a 404 (FAB set its fields on None)."""
+    _guard_route(ModelView, "download", _check_download)
+    _guard_route(GroupByChartView, "chart", _check_chart)
+    _guard_route(UserApi, "put", _check_record, protect())
+
+
+def _guard_route(cls, name: str, check, guard=has_access) -> None:
+    routed = cls.__dict__[name]
+    if getattr(routed, "_kefu_guarded", False):  # an earlier create_app() guarded it
+        return
+    inner = routed.__wrapped__  # FAB's function under its permission check (@has_access, @protect)
+
+    @functools.wraps(inner)
+    def checked(self, *args, **kwargs):
+        check(self, *args, **kwargs)
+        return inner(self, *args, **kwargs)
+
+    guarded = guard(checked)
+    guarded._urls = routed._urls
+    guarded._kefu_guarded = True
+    setattr(cls, name, guarded)
+
+
+def _check_download(view, filename: str) -> None:
+    folder = current_app.config.get("UPLOAD_FOLDER")
+    path = safe_join(folder, filename) if folder and "_sep_" in filename else None
+    if path is None or not os.path.isfile(path):
+        abort(404)
+
+
+def _check_record(api, pk) -> None:
+    if api.datamodel.get(pk, api._base_filters) is None:
+        abort(404)
+
+
+def _check_chart(view, group_by=0) -> None:
+    if not str(group_by).isdigit() or int(group_by) >= len(view.definitions):
+        abort(404)
 
 
 def install(app: Flask) -> None:
@@ -54,6 +124,8 @@ def install(app: Flask) -> None:
     app.register_error_handler(RecursionError, _answer_recursion)
     app.register_error_handler(500, _answer_server_error)
     BaseApi.response_500 = _response_500
+    for status in API_MESSAGES:
+        setattr(BaseApi, f"response_{status}", _fab_response(status))
 
 
 def _is_api() -> bool:
@@ -96,13 +168,47 @@ def _answer_server_error(error):
 
 def _response_500(self, message=None):
     """FAB's `@safe` turns every exception into a 500 (after logging it): an HTTP error a client caused
-    (415 for a body that is not JSON) or a rison argument nested past the recursion limit keeps its 4xx."""
+    (415 for a body that is not JSON), a rison argument nested past the recursion limit, or a write the
+    database refused for its constraints or values keeps its 4xx."""
     error = sys.exc_info()[1]
     if isinstance(error, HTTPException) and error.code < 500:
         return self.response(error.code, message=message_for(error.code, error))
     if isinstance(error, RecursionError):
         return self.response(400, message=str(NESTED_TOO_DEEP))
+    refused = _database_refusal(error)
+    if refused is not None:
+        db.session.rollback()
+        log.warning("The database refused a write: %s %s: %s", request.method, request.path, refused)
+        return self.response(422, message=str(CONFLICT)) if isinstance(refused, IntegrityError) \
+            else self.response(400, message=str(MESSAGES[400]))
     return self.response(500, message=str(MESSAGES[500]))
+
+
+def _database_refusal(error: BaseException | None) -> DBAPIError | None:
+    """The IntegrityError or DataError behind `error` (FAB wraps it in its DatabaseException)."""
+    while error is not None:
+        if isinstance(error, (IntegrityError, DataError)):
+            return error
+        error = error.__cause__
+    return None
+
+
+def _fab_response(status: int):
+    """FAB's `response_<status>(message=None)` with the Chinese message of the status; FAB's own detail
+    (marshmallow's object per field, or an English sentence) is kept apart. A 422 with a sentence is
+    FAB's text of a database error (SQL included): not shown."""
+
+    def respond(self, message=None):
+        body = {"message": str(API_MESSAGES[status])}
+        if isinstance(message, dict):
+            body["errors"] = message
+        elif status == 422 and message:
+            body["message"] = str(CONFLICT)
+        elif message:
+            body["detail"] = str(message)
+        return self.response(status, **body)
+
+    return respond
 
 
 # --- input checks before any view runs ---------------------------------------------------------
@@ -124,12 +230,15 @@ def _refuse_bad_ids(endpoint, values) -> None:
 
 def _refuse_bad_input():
     if _is_api():
-        if request.method in JSON_WRITES and request.is_json and request.content_length:
+        # The API login refuses a body that is not an object with its own message (username and password).
+        if request.method in JSON_WRITES and request.is_json and request.content_length \
+                and request.endpoint != "SecurityApi.login":
             body = request.get_json(silent=True)
             if not isinstance(body, dict):
                 abort(400, MESSAGES[415])
             if _has_huge_integer(body):
                 abort(400, _l("A number in the request is too large."))
+            return _refuse_lists_for_single_values(body)
         return None
     view = _model_view()
     if view is None:
@@ -137,9 +246,37 @@ def _refuse_bad_input():
     if request.endpoint.endswith(".action_post") and request.method == "POST":
         if request.form.get("action") not in (view.actions or {}):
             abort(400, _l("This action does not exist."))
+    if request.endpoint.endswith(".action") and request.method == "POST":
+        _check_action(view, **request.view_args)
     if request.method == "GET":
         _check_list_arguments(view)
     return None
+
+
+def _refuse_lists_for_single_values(body: dict):
+    """A list or object where a ModelRestApi's schema takes one value (FAB's own security APIs pass
+    it to the database driver unchecked): 422 naming the field, as Kefu's own APIs answer it."""
+    from app.api.base import scalar_fields
+    from app.domain.errors import ValidationError
+
+    view = current_app.view_functions.get(request.endpoint)
+    api = getattr(view, "__self__", None)
+    if not isinstance(api, ModelRestApi) or view.__name__ not in ("post", "put"):
+        return None
+    try:
+        scalar_fields(api.add_model_schema if view.__name__ == "post" else api.edit_model_schema, body)
+    except ValidationError as err:
+        return {"message": str(API_MESSAGES[422]), "errors": {k: str(v) for k, v in err.errors.items()}}, 422
+    return None
+
+
+def _check_action(view: ModelView, name: str, pk: str) -> None:
+    """FAB's `action/<name>/<pk>` runs `actions[name]` on the record: an unknown action
+    (AttributeError) or a record the user cannot see (the action got None) is a 404."""
+    if name not in (view.actions or {}):
+        abort(404, _l("This action does not exist."))
+    if view.datamodel.get(view._deserialize_pk_if_composite(pk), view._base_filters) is None:
+        abort(404)
 
 
 def _has_huge_integer(node) -> bool:

@@ -165,6 +165,14 @@ class KefuAuthDBView(AuthDBView):
     def invalid_login_message(self):
         return LOCKED_MESSAGE if g.get("kefu_login_locked") else super().invalid_login_message
 
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """Logging out ends the session on the server, so it is a POST with the CSRF token (the navbar's
+        form; CSRFProtect checks it): a GET — a bookmark, or another site's link — only asks."""
+        if request.method == "POST" or not current_user.is_authenticated:
+            return super().logout()
+        return self.render_template("kefu/logout.html")
+
 
 class KefuUserDBModelView(UserDBModelView):
     """FAB's user views for the Admin, with an action that ends a login lock."""

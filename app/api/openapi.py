@@ -19,6 +19,7 @@ from __future__ import annotations
 from apispec import APISpec
 
 LOCAL_TIME = "ISO 8601 date and time without an offset"
+TO_MANY = {"UserApi.get": ("roles", "groups"), "GroupApi.get": ("roles", "users")}
 
 
 class KefuAPISpec(APISpec):
@@ -26,8 +27,9 @@ class KefuAPISpec(APISpec):
         spec = super().to_dict()
         components = spec.get("components", {})
         for name, schema in components.get("schemas", {}).items():
-            if name.startswith("UserApi.get"):  # FAB's user schema: roles and groups are lists
-                for many in ("roles", "groups"):
+            many_of = next((m for prefix, m in TO_MANY.items() if name.startswith(prefix)), ())
+            if many_of:  # FAB's security schemas document these relations as one record: they are lists
+                for many in many_of:
                     if "$ref" in schema.get("properties", {}).get(many, {}):
                         schema["properties"][many] = {"type": "array", "items": schema["properties"][many]}
             if ".get" in name:  # FAB names read schemas <Api>.get / <Api>.get_list[.<Related>]

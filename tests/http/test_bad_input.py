@@ -161,3 +161,31 @@ def test_no_info_description_is_the_catalogue_header(app, api):
         response = admin.get(f"{_api_base(resource)}/_info")
         assert response.status_code == 200, _api_base(resource)
         assert "Project-Id-Version" not in response.get_data(as_text=True), _api_base(resource)
+
+
+def test_every_fab_route_that_names_nothing_is_a_404(app, clients):
+    """FAB's routes on every ModelView and chart, as the admin (who passes every permission check):
+    `download/<filename>` of a file that is not there (no `_sep_`: IndexError; none on disk:
+    FileNotFoundError), `action/<name>/<pk>` (POST) with an unknown action or a record that does not
+    exist, `chart/<group_by>` with a chart that is not there (int("active"), definitions[9]) — each a
+    404 with a Chinese message; the admin's chart of a real definition still opens."""
+    from flask_appbuilder.charts.views import GroupByChartView
+
+    client = clients["admin"]
+    views = _list_views(app)
+    assert len(views) > 20
+    for view in views:
+        base = _base(view)
+        for name in ("no-separator.txt", "x_sep_no-such-file.txt", "..%2F..%2Fconfig.py"):
+            _assert_refused(client.get(f"{base}/download/{name}"), f"{base}/download/{name}")
+        _assert_refused(client.post(f"{base}/action/no-such-action/1"), f"{base}/action/no-such-action/1")
+        for action in view.actions or {}:
+            _assert_refused(client.post(f"{base}/action/{action}/{2**31 - 1}"), f"{base}/action/{action}/<missing>")
+    charts = [v for v in app.appbuilder.baseviews if isinstance(v, GroupByChartView)]
+    assert charts, "FAB's user statistics chart is registered"
+    for view in charts:
+        base = _base(view)
+        for group_by in ("active", str(len(view.definitions)), "99999999999", "-1"):
+            _assert_refused(client.get(f"{base}/chart/{group_by}"), f"{base}/chart/{group_by}")
+        assert client.get(f"{base}/chart/0").status_code == 200
+        assert client.get(f"{base}/chart/").status_code == 200

@@ -32,9 +32,10 @@ from .crawl import (
 
 def test_the_crawl_reached_every_get_route(crawled, csrf_app):
     """The crawl is whole: each GET rule was requested by each user (and nobody), none skipped."""
-    from .crawl import SESSION_ENDERS, USERS
+    from .crawl import USERS
 
-    expected = {r.endpoint for r in routes(csrf_app) if "GET" in r.methods} - SESSION_ENDERS
+    expected = {r.endpoint for r in routes(csrf_app) if "GET" in r.methods}
+    assert "AuthDBView.logout" in expected
     for username in (*USERS, None):
         assert {a.route.endpoint for a in crawled if a.username == username} == expected, username
 
@@ -135,3 +136,27 @@ def test_a_form_without_its_token_is_refused_in_chinese(csrf_app):
 def test_the_login_form_needs_its_token(csrf_app):
     response = csrf_app.test_client().post("/login/", data={"username": "admin", "password": PASSWORD})
     assert response.status_code == 400
+
+
+def test_logout_is_a_post_with_the_token(csrf_app):
+    """A GET never changes anything: GET /logout/ (another site's link, a bookmark) only asks, and the
+    session stays alive; the navbar's logout is a form posting the CSRF token; without the token the
+    POST is refused; with it the session ends (its server-side record too)."""
+    client = browser_login(csrf_app, "cs_staff", PASSWORD)
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
+    navbar = re.search(r'<form class="kefu-logout-form" method="post" action="/logout/">.*?</form>', home, re.S)
+    assert navbar, "the navbar has no logout form"
+    assert 'href="/logout/"' not in home
+
+    before = row_counts(csrf_app)
+    asked = client.get("/logout/")
+    assert asked.status_code == 200 and "确定要退出登录吗" in asked.get_data(as_text=True)
+    assert row_counts(csrf_app) == before
+    assert client.get("/customer/list/").status_code == 200  # still logged in
+
+    assert client.post("/logout/").status_code == 400
+    assert client.get("/customer/list/").status_code == 200
+
+    out = client.post("/logout/", data={"csrf_token": csrf_token_of(navbar.group(0))})
+    assert out.status_code == 302
+    assert client.get("/customer/list/").status_code == 302

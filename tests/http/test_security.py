@@ -46,7 +46,7 @@ def test_logout_ends_the_session_server_side(app, login):
     # Control: before the logout the copied cookie does log in (so the check below can fail).
     assert _client_with_cookie(app, copied).get(PROTECTED).status_code == 200
 
-    logout = client.get("/logout/")
+    logout = client.post("/logout/")
     assert logout.status_code == 302
     assert client.get(PROTECTED).status_code == 302
 
@@ -57,7 +57,7 @@ def test_logout_ends_the_session_server_side(app, login):
 
 def test_logout_of_one_session_leaves_the_others(app, login):
     first, second = login("cs_manager"), login("cs_manager")
-    first.get("/logout/")
+    first.post("/logout/")
     assert first.get(PROTECTED).status_code == 302
     assert second.get(PROTECTED).status_code == 200
 
