@@ -67,8 +67,19 @@ def receive_late(app, mobile) -> str:
             db.session.remove()
 
 
+def log_out(page: Page, base: str) -> None:
+    """As a user does: the user menu of the navbar, then its logout button (a form that posts the CSRF
+    token; GET /logout/ only asks)."""
+    page.goto(f"{base}/")
+    form = page.locator("form.kefu-logout-form")
+    if form.count():
+        page.locator(".navbar a.dropdown-toggle:has(.fa-user)").click()
+        form.locator("button").click()
+        expect(page.locator("form.kefu-logout-form")).to_have_count(0, timeout=TIMEOUT)
+
+
 def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/logout/")
+    log_out(page, base)
     page.goto(f"{base}/login/")
     page.locator("#username").fill(username)
     page.locator("#password").fill(PASSWORD)
@@ -244,3 +255,17 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     expect(page.locator(".kefu-ledger")).to_contain_text(number, timeout=TIMEOUT)
     expect(page.locator(".kefu-ledger tr", has_text=number)).to_contain_text(STATE["closed"], timeout=TIMEOUT)
     page.screenshot(path=artifact("complaint-walk-5-statistics.png"))  # the top: figures and breakdowns
+
+
+def test_logging_out_is_the_navbar_form_and_a_link_only_asks(page: Page, live_server):
+    """GET /logout/ (a bookmark, another site's link) shows a question and leaves the session alive;
+    the navbar's logout button ends it."""
+    base = live_server
+    log_in(page, base, "cs_staff")
+    page.goto(f"{base}/logout/")
+    expect(page.get_by_text("确定要退出登录吗")).to_be_visible(timeout=TIMEOUT)
+    page.goto(f"{base}/customer/list/")
+    expect(page).to_have_url(re.compile(r"/customer/list/"), timeout=TIMEOUT)
+    log_out(page, base)
+    page.goto(f"{base}/customer/list/")
+    expect(page).to_have_url(re.compile(r"/login/"), timeout=TIMEOUT)

@@ -75,6 +75,8 @@ def routes(app) -> list[Route]:
     found = []
     for rule in app.url_map.iter_rules():
         func = app.view_functions[rule.endpoint]
+        while not hasattr(func, "__self__") and hasattr(func, "__wrapped__"):  # a rate limit around the view
+            func = func.__wrapped__
         methods = tuple(sorted(m for m in rule.methods if m not in ("HEAD", "OPTIONS")))
         found.append(Route(rule.rule, rule.endpoint, methods, tuple(sorted(rule.arguments)),
                            getattr(func, "__self__", None), func))
@@ -134,7 +136,7 @@ class Targets:
             number = s.scalar(select(ArchiveRecord.number).order_by(ArchiveRecord.id).limit(1))
         return {"field": "mobile", "form": "complaint_record", "name": "visit_record",
                 "action": STEPS[0].action, "filename": "no-such_sep_file.txt", "number": number or "KF-2000-000001",
-                "locale": "zh", "version": "v1", "group_by": "active", "attachment_id": str(MISSING_ID)}
+                "locale": "zh", "version": "v1", "group_by": "0", "attachment_id": str(MISSING_ID)}
 
     def action_of(self, route: Route) -> str:
         from app.domain.visits import RECTIFICATION_STEPS, VISIT_STEPS

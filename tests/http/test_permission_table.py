@@ -39,12 +39,13 @@ from .test_roles import may
 
 ROLE_OF = {username: role for username, role, *_ in USERS}
 
-# Routes FAB guards with no permission of the table: they are open (login, the language, the API's
-# own login and its description, static files) or check a permission inside (FAB's `action_post`
-# and `action` check the action's permission). A new unguarded route fails the first test.
+# Routes FAB guards with no permission of the table: they are open (login, logout, the language, the
+# API's own login, refresh and logout — each of those three checks what it is sent — and its
+# description, static files) or check a permission inside (FAB's `action_post` and `action` check the
+# action's permission). A new unguarded route fails the first test.
 UNGUARDED = {
-    "AuthDBView.login", "AuthDBView.logout", "LocaleView.index", "UtilView.back", "KefuIndexView.index",
-    "SecurityApi.login", "SecurityApi.refresh", "OpenApi.get", "SwaggerView.show", "static",
+    "KefuAuthDBView.login", "KefuAuthDBView.logout", "LocaleView.index", "UtilView.back", "KefuIndexView.index",
+    "SecurityApi.login", "SecurityApi.refresh", "SecurityApi.logout", "OpenApi.get", "SwaggerView.show", "static",
     "appbuilder.static",
 }
 UNGUARDED_SUFFIXES = (".action", ".action_post")
