@@ -25,13 +25,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from app.domain import privacy
+from app.domain.errors import DomainError
 from app.domain.fields import MAX_ID
 
 log = logging.getLogger(__name__)
 
-HANDLED = (400, 404, 405, 413, 415)
+HANDLED = (400, 403, 404, 405, 413, 415)
 MESSAGES = {
     400: _l("The request is not valid."),
+    403: _l("Your role may not open this page or take this action."),
     404: _l("The page or record was not found."),
     405: _l("This method is not allowed here."),
     415: _l("Please send the fields as a JSON object."),
@@ -173,10 +176,21 @@ def _check_list_arguments(view: ModelView) -> None:
             if found.group(1) == "od" and value not in ("asc", "desc"):
                 abort(400)
             if found.group(1) == "oc" and value not in (view.order_columns or []):
+                _refuse_personal(privacy.check_order, view.datamodel.obj, value)
                 abort(400)
         elif (found := _FILTER.match(arg)) is not None:
             if search is None:
                 search = view._filters.get_search_filters()
             column, index = found.group(2), int(found.group(1)[:3])
             if column not in search or index >= len(search[column]):
+                _refuse_personal(privacy.check_search, view.datamodel.obj, column, None)
                 abort(400)
+
+
+def _refuse_personal(check, *args) -> None:
+    """A sort or filter the view does not offer because its column is personal data says so (the
+    same reason the API gives), instead of the bare «请求无效»."""
+    try:
+        check(*args)
+    except DomainError as err:
+        abort(err.status, err.message)
