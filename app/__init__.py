@@ -59,6 +59,7 @@ def create_app(config_object="config.Config") -> Flask:
     app = Flask(__name__, template_folder=str(BASE_DIR / "templates"), static_folder=str(BASE_DIR / "app" / "static"))
     app.config.from_object(config_object)
     app.session_interface = KefuSessionInterface()
+    app.json.ensure_ascii = False  # JSON answers carry Chinese as UTF-8, readable where they are shown raw
 
     from app import audit, errors, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
     from app.domain import archive, archive_loans, cases, complaints, logins, records, visits

@@ -37,6 +37,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
 
+from app.domain import privacy
+from app.domain.errors import DomainError
 from app.domain.fields import MAX_ID
 from app.extensions import db
 
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 HANDLED = (400, 403, 404, 405, 413, 415)
 MESSAGES = {
     400: _l("The request is not valid."),
-    403: _l("You may not do this."),
+    403: _l("Your role may not open this page or take this action."),
     404: _l("The page or record was not found."),
     405: _l("This method is not allowed here."),
     415: _l("Please send the fields as a JSON object."),
@@ -310,10 +312,22 @@ def _check_list_arguments(view: ModelView) -> None:
             if found.group(1) == "od" and value not in ("asc", "desc"):
                 abort(400)
             if found.group(1) == "oc" and value not in (view.order_columns or []):
+                _refuse_personal(privacy.check_order, view.datamodel.obj, value)
                 abort(400)
         elif (found := _FILTER.match(arg)) is not None:
             if search is None:
                 search = view._filters.get_search_filters()
             column, index = found.group(2), int(found.group(1)[:3])
+            if privacy.is_personal_column(view.datamodel.obj, column):
+                continue  # KefuFilters (app.views.base) maps or refuses it, with the reason
             if column not in search or index >= len(search[column]):
                 abort(400)
+
+
+def _refuse_personal(check, *args) -> None:
+    """A sort or filter the view does not offer because its column is personal data says so (the
+    same reason the API gives), instead of the bare «请求无效»."""
+    try:
+        check(*args)
+    except DomainError as err:
+        abort(err.status, err.message)

@@ -150,6 +150,8 @@ WRONG_LOGIN_MESSAGE = lazy_gettext("Wrong username or password.")
 TOKEN_ENDED_MESSAGE = lazy_gettext("This login has ended (logged out, password changed or account deactivated). "
                                    "Please log in again.")
 TOKEN_EXPIRED_MESSAGE = lazy_gettext("This login has expired. Please log in again.")
+TOKEN_MISSING_MESSAGE = lazy_gettext("Please log in: send the access token in the Authorization header (Bearer …).")
+TOKEN_INVALID_MESSAGE = lazy_gettext("The access token is not valid. Please log in again.")
 
 
 def _refusal(status: int, message):
@@ -366,6 +368,10 @@ class KefuSecurityManager(SecurityManager):
         jwt_manager.revoked_token_loader(lambda _header, _payload: _refusal(401, TOKEN_ENDED_MESSAGE))
         jwt_manager.expired_token_loader(lambda _header, _payload: _refusal(401, TOKEN_EXPIRED_MESSAGE))
         jwt_manager.user_lookup_error_loader(lambda _header, _payload: _refusal(401, TOKEN_ENDED_MESSAGE))
+        # flask_jwt_extended answers these in English ({"msg": "Missing Authorization Header"}, 401/422).
+        jwt_manager.unauthorized_loader(lambda _reason: _refusal(401, TOKEN_MISSING_MESSAGE))
+        jwt_manager.invalid_token_loader(lambda _reason: _refusal(401, TOKEN_INVALID_MESSAGE))
+        jwt_manager.token_verification_failed_loader(lambda _header, _payload: _refusal(401, TOKEN_INVALID_MESSAGE))
         return jwt_manager
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
