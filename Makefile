@@ -46,9 +46,9 @@ run: translations
 	@echo ""
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# The two databases' runs go side by side (one per core; each run's output is shown whole when it ends).
 test: translations
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgresql
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
 test-sqlite:
 	KEFU_TEST_DB=sqlite $(BIN)/pytest -q -p no:randomly --output=test-artifacts/sqlite
