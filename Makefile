@@ -47,13 +47,14 @@ run: translations
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # The two databases' runs go side by side (one per core; each run's output is shown whole when it ends).
-test: translations
+# Each run needs the compiled translations: one make compiles them once, before either run starts.
+test:
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
-test-sqlite:
+test-sqlite: translations
 	KEFU_TEST_DB=sqlite $(BIN)/pytest -q -p no:randomly --output=test-artifacts/sqlite
 
-test-postgresql:
+test-postgresql: translations
 	KEFU_TEST_DB=postgresql $(BIN)/pytest -q -p no:randomly --output=test-artifacts/postgresql
 
 bench: translations

@@ -4,13 +4,21 @@ that must tamper with one."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
+import shutil
 import tempfile
+from contextlib import closing
+from dataclasses import dataclass
 
 import pytest
+from werkzeug.security import generate_password_hash
+
+from tests.pg import scratch_root
 
 TEST_DB = os.environ.get("KEFU_TEST_DB", "sqlite")
-_TMP = tempfile.mkdtemp(prefix="kefu-test-")
+_TMP = tempfile.mkdtemp(prefix="kefu-test-", dir=scratch_root())  # removed when the run ends
 os.environ["KEFU_INSTANCE"] = os.path.join(_TMP, "instance")  # before config is imported
 os.environ.pop("DATABASE_URL", None)
 
@@ -42,6 +50,12 @@ class _Databases:
             self.cluster.stop()
 
 
+# Passwords are hashed with a cheap PBKDF2 in the tests (FAB's default, scrypt, costs ~0.1 s a login,
+# and the suite logs in hundreds of times); the check is the same code path, hashes still differ per salt.
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
+_FAKE_HASH = generate_password_hash("password", method=TEST_HASH_METHOD)  # FAB's check of an unknown user
+
+
 def make_config(url: str, **overrides):
     from config import Config
 
@@ -50,6 +64,7 @@ def make_config(url: str, **overrides):
         AUTH_RATE_LIMIT="100000 per second", KEFU_API_LOGIN_RATE_LIMIT="100000 per second",
         KEFU_VERIFY_RATE_LIMIT="100000 per second",
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {},
+        FAB_PASSWORD_HASH_METHOD=TEST_HASH_METHOD, AUTH_DB_FAKE_PASSWORD_HASH_CHECK=_FAKE_HASH,
     )
     # Each app files its printed forms in a folder of its own: `archive verify` sees only its records' files.
     settings["KEFU_ARCHIVE_DIR"] = tempfile.mkdtemp(prefix="archive-", dir=_TMP)
@@ -59,33 +74,185 @@ def make_config(url: str, **overrides):
     return type("TestConfig", (Config,), settings)
 
 
-def migrated_app(url: str, **overrides):
-    """A Kefu app on `url`, migrated from empty and with the roles synced (as `make run` does)."""
+# --- prepared databases, copied ----------------------------------------------------------------------
+#
+# Migrating and syncing the roles takes seconds (hundreds of commits), loading the demo data tens of
+# seconds. Each is done for real once per run and kind; the result is kept as a template (the database,
+# its archived files and its anchor log) and every later app of that kind gets a copy of all three:
+# a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL. A copy is what a fresh load gives:
+# the same rows, the same audit chain (the audit key is this process's), the same files.
+
+# Settings read only while serving: a database prepared under one setting serves every other value.
+_SERVING_ONLY = frozenset({
+    "AUTH_RATE_LIMIT", "KEFU_API_LOGIN_RATE_LIMIT", "KEFU_VERIFY_RATE_LIMIT", "WTF_CSRF_ENABLED",
+    "PROPAGATE_EXCEPTIONS", "KEFU_COUNT_CAP", "KEFU_ARCHIVE_DIR", "KEFU_AUDIT_ANCHOR_LOG",
+    "KEFU_LOCKOUT_FAILURES", "SQLALCHEMY_ENGINE_OPTIONS",
+})
+
+
+@dataclass
+class _Template:
+    url: str
+    archive: str
+    anchors: str
+
+
+_templates: dict[tuple, _Template] = {}
+_template_count = itertools.count(1)
+
+
+def _shape(app) -> str:
+    """What the roles sync writes depends on: every view's permissions and the menu."""
+    ab = app.appbuilder
+    views = sorted((v.class_permission_name, tuple(sorted(v.base_permissions or ()))) for v in ab.baseviews)
+    menu = [(c.name, tuple(i.name for i in c.childs)) for c in ab.menu.get_list()] if ab.menu else []
+    return hashlib.sha256(repr((views, menu)).encode()).hexdigest()
+
+
+def _template_key(app, kind, overrides) -> tuple:
+    settings = tuple(sorted((k, repr(v)) for k, v in overrides.items() if k not in _SERVING_ONLY))
+    return kind, _shape(app), settings
+
+
+def _sqlite_file(url: str) -> str:
+    return url.removeprefix("sqlite:///")
+
+
+def _is_empty(url: str) -> bool:
+    if url.startswith("postgresql"):
+        from tests.pg import is_empty
+
+        return is_empty(url)
+    import sqlite3
+
+    path = _sqlite_file(url)
+    if not os.path.exists(path):
+        return True
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def _copy_database(source: str, target: str) -> None:
+    if source.startswith("postgresql"):
+        from tests.pg import copy_database
+
+        copy_database(source, target)
+        return
+    import sqlite3
+
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(_sqlite_file(target) + suffix):
+            os.remove(_sqlite_file(target) + suffix)
+    src, dst = sqlite3.connect(_sqlite_file(source)), sqlite3.connect(_sqlite_file(target))
+    try:
+        src.backup(dst)  # a consistent copy, whatever the journal holds
+    finally:
+        src.close()
+        dst.close()
+
+
+def _copy_files(archive: str, anchors: str, to_archive: str, to_anchors: str) -> None:
+    if os.path.isdir(archive):
+        shutil.copytree(archive, to_archive, dirs_exist_ok=True)
+    if os.path.exists(anchors):
+        os.makedirs(os.path.dirname(to_anchors), exist_ok=True)
+        shutil.copy2(anchors, to_anchors)
+
+
+def _release(app) -> None:
+    """No connection of the app stays open on its database (PostgreSQL copies need none)."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _from_template(app, key) -> bool:
+    """Fill the app's (empty) database and files from the template of `key`, if there is one."""
+    template = _templates.get(key)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if template is None or not _is_empty(url):
+        return False
+    _release(app)
+    _copy_database(template.url, url)
+    _copy_files(template.archive, template.anchors, app.config["KEFU_ARCHIVE_DIR"],
+                app.config["KEFU_AUDIT_ANCHOR_LOG"])
+    return True
+
+
+def _keep_template(app, key) -> None:
+    """Keep a copy of the app's database and files as the template of `key`."""
+    if key in _templates:
+        return
+    _release(app)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    n = next(_template_count)
+    if url.startswith("postgresql"):
+        copy = url.rsplit("/", 1)[0] + f"/kefu_template_{n}"
+    else:
+        copy = f"sqlite:///{os.path.join(_TMP, f'template-{n}.db')}"
+    folder = tempfile.mkdtemp(prefix=f"template-{n}-", dir=_TMP)
+    template = _Template(copy, os.path.join(folder, "archive"), os.path.join(folder, "anchors.jsonl"))
+    _copy_database(url, copy)
+    _copy_files(app.config["KEFU_ARCHIVE_DIR"], app.config["KEFU_AUDIT_ANCHOR_LOG"],
+                template.archive, template.anchors)
+    _templates[key] = template
+
+
+def _migrate(app) -> None:
     from flask_migrate import upgrade
 
-    from app import create_app
     from app.extensions import db
     from app.security import sync_roles
 
-    app = create_app(make_config(url, **overrides))
     with app.app_context():
         upgrade()
         sync_roles(app.appbuilder)
         db.session.remove()
+
+
+def _prepared(app, kind: tuple, overrides: dict, build) -> None:
+    """Fill the app's database from the template of its kind, or build it and keep it as the template."""
+    key = _template_key(app, kind, overrides)
+    if not _from_template(app, key):
+        build(app)
+        _keep_template(app, key)
+
+
+def _prepare_migrated(app, overrides: dict) -> None:
+    _prepared(app, ("migrated",), overrides, _migrate)
+
+
+def migrated_app(url: str, **overrides):
+    """A Kefu app on `url`, migrated from empty and with the roles synced (as `make run` does)."""
+    from app import create_app
+
+    app = create_app(make_config(url, **overrides))
+    _prepare_migrated(app, overrides)
     return app
 
 
 def demo_app(url: str, complaint_count: int | None = None, **overrides):
     """migrated_app with the demo data loaded (users with PASSWORD; complaint_count=0 skips complaints)."""
+    from app import create_app
     from app.demo import load_demo
     from app.extensions import db
 
-    app = migrated_app(url, **overrides)
-    with app.app_context():
-        kwargs = {} if complaint_count is None else {"complaint_count": complaint_count}
-        load_demo(db.session, app.appbuilder, PASSWORD, **kwargs)
-        db.session.remove()
+    def build(app):
+        _prepare_migrated(app, overrides)
+        with app.app_context():
+            kwargs = {} if complaint_count is None else {"complaint_count": complaint_count}
+            load_demo(db.session, app.appbuilder, PASSWORD, **kwargs)
+            db.session.remove()
+
+    app = create_app(make_config(url, **overrides))
+    _prepared(app, ("demo", complaint_count), overrides, build)
     return app
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_TMP, ignore_errors=True)  # in memory (/dev/shm): it must not outlive the run
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +278,19 @@ def fresh_app(databases):
     from app.extensions import db
 
     app = migrated_app(databases.new())
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def demo_copy(databases):
+    """An app on its own copy of the session's demo data (for tests that tamper with it): a copy of
+    the template, not a second load."""
+    from app.extensions import db
+
+    app = demo_app(databases.new())
     yield app
     with app.app_context():
         db.session.remove()

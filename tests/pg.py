@@ -23,6 +23,14 @@ def bindir() -> str:
     return os.path.dirname(found[-1])
 
 
+def scratch_root() -> str | None:
+    """Where the tests keep their databases and files: /dev/shm (memory) when there is one, else the
+    system's temporary folder. On a virtual disk creating, copying and removing databases is I/O bound
+    (measured: a cluster's initdb 5.4 s -> 1.1 s, removing it 3.4 s -> 0.2 s)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,7 +40,7 @@ def free_port() -> int:
 class Cluster:
     def __init__(self):
         self.bin = bindir()
-        self.dir = tempfile.mkdtemp(prefix="kefu-pg-")
+        self.dir = tempfile.mkdtemp(prefix="kefu-pg-", dir=scratch_root())
         self.port = free_port()
         self.as_root = os.geteuid() == 0
         if self.as_root:
@@ -67,3 +75,36 @@ class Cluster:
             self._run("pg_ctl", "-D", self.dir, "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- copies of a prepared database (tests/conftest.py's templates) ---------------------------------
+
+def _parts(url: str) -> tuple[str, str]:
+    """(connection string of the cluster's maintenance database, the url's database name)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return (f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres",
+            parsed.database)
+
+
+def is_empty(url: str) -> bool:
+    """Does the database hold no table yet (a database just created)?"""
+    import psycopg
+
+    server, name = _parts(url)
+    with psycopg.connect(server.replace("dbname=postgres", f"dbname={name}")) as conn:
+        return not conn.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname NOT IN "
+                                "('pg_catalog', 'information_schema') LIMIT 1").fetchone()
+
+
+def copy_database(source_url: str, target_url: str) -> None:
+    """Make the target database a copy of the source (CREATE DATABASE ... TEMPLATE): no connection
+    may be open on either. An existing target is replaced."""
+    import psycopg
+
+    server, source = _parts(source_url)
+    target = _parts(target_url)[1]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}"')
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')

@@ -60,15 +60,14 @@ def test_demo_load_is_idempotent_and_prints_a_generated_password(fresh_app):
     assert third.exit_code == 0 and "password reset" in third.output
 
 
-def test_audit_verify_exit_codes(fresh_app):
-    runner = fresh_app.test_cli_runner()
-    runner.invoke(args=["demo", "load", "--password", "x-pass-123"])
+def test_audit_verify_exit_codes(demo_copy):
+    runner = demo_copy.test_cli_runner()  # the demo data, as `demo load` leaves it (loaded once per run)
     ok = runner.invoke(args=["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "rows verified" in ok.output
-    with fresh_app.app_context(), db.engine.connect() as conn:
+    with demo_copy.app_context(), db.engine.connect() as conn:
         target = conn.execute(text("SELECT id FROM audit_log ORDER BY seq LIMIT 1 OFFSET 10")).scalar()
-    tamper(fresh_app, ("UPDATE audit_log SET actor_name = 'mallory' WHERE id = :id", {"id": target}))
+    tamper(demo_copy, ("UPDATE audit_log SET actor_name = 'mallory' WHERE id = :id", {"id": target}))
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1
     assert f"id={target} " in bad.output
