@@ -6,7 +6,8 @@ FLASK := $(BIN)/flask --app run
 DEMO_PASSWORD ?= kefu-demo-2026
 export KEFU_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: install fonts translations run test test-sqlite test-postgresql bench lint extract-messages
+.PHONY: install fonts translations run test test-sqlite test-postgresql test-postgresql-main test-postgresql-fuzz \
+	bench lint extract-messages
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Kefu needs Python 3.11"' \
@@ -46,16 +47,27 @@ run: translations
 	@echo ""
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-# The two databases' runs go side by side (one per core; each run's output is shown whole when it ends).
-# Each run needs the compiled translations: one make compiles them once, before either run starts.
+# Every test on both databases, in three runs side by side on the two cores: SQLite, PostgreSQL, and
+# PostgreSQL's API fuzzing (a quarter of its run) apart, so that no run is left alone at the end while
+# the other core idles. Each run's output is shown whole when it ends. One make compiles the
+# translations once, before any run starts.
+FUZZ := tests/http/test_schemathesis.py
+PYTEST = KEFU_TEST_DB=$(1) $(BIN)/pytest -q -p no:randomly --output=test-artifacts/$(2)
+
 test:
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite test-postgresql-main test-postgresql-fuzz
 
 test-sqlite: translations
-	KEFU_TEST_DB=sqlite $(BIN)/pytest -q -p no:randomly --output=test-artifacts/sqlite
+	$(call PYTEST,sqlite,sqlite)
 
 test-postgresql: translations
-	KEFU_TEST_DB=postgresql $(BIN)/pytest -q -p no:randomly --output=test-artifacts/postgresql
+	$(call PYTEST,postgresql,postgresql)
+
+test-postgresql-main: translations
+	$(call PYTEST,postgresql,postgresql) --ignore=$(FUZZ)
+
+test-postgresql-fuzz: translations
+	$(call PYTEST,postgresql,postgresql-fuzz) $(FUZZ)
 
 bench: translations
 	$(BIN)/python -m bench.run

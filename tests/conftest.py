@@ -4,6 +4,7 @@ that must tamper with one."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import itertools
 import os
@@ -18,7 +19,8 @@ from werkzeug.security import generate_password_hash
 from tests.pg import scratch_root
 
 TEST_DB = os.environ.get("KEFU_TEST_DB", "sqlite")
-_TMP = tempfile.mkdtemp(prefix="kefu-test-", dir=scratch_root())  # removed when the run ends
+_TMP = tempfile.mkdtemp(prefix="kefu-test-", dir=scratch_root())
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # in memory (/dev/shm): it must not outlive the run
 os.environ["KEFU_INSTANCE"] = os.path.join(_TMP, "instance")  # before config is imported
 os.environ.pop("DATABASE_URL", None)
 
@@ -35,7 +37,7 @@ class _Databases:
         if TEST_DB == "postgresql":
             from tests.pg import Cluster
 
-            self.cluster = Cluster()
+            self.cluster = Cluster(root=scratch_root())
         elif TEST_DB != "sqlite":
             raise RuntimeError(f"KEFU_TEST_DB must be sqlite or postgresql, not {TEST_DB!r}")
 
@@ -249,10 +251,6 @@ def demo_app(url: str, complaint_count: int | None = None, **overrides):
     app = create_app(make_config(url, **overrides))
     _prepared(app, ("demo", complaint_count), overrides, build)
     return app
-
-
-def pytest_unconfigure(config):
-    shutil.rmtree(_TMP, ignore_errors=True)  # in memory (/dev/shm): it must not outlive the run
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from tests.conftest import PASSWORD, USERNAMES
 from .conftest import customer_payload
 from .crawl import (
     TOKENLESS_WRITES,
+    RowCounts,
     api_login,
     browser_login,
     call,
@@ -67,7 +68,8 @@ def test_writes_without_the_token_are_refused_and_write_nothing(username, csrf_a
     """A page's form without the CSRF token: 400. An API write with the session cookie and no JWT: 401
     (the API's own login and refresh answer 4xx too). No table gains or loses a row."""
     client = browser_login(csrf_app, username, PASSWORD) if username else csrf_app.test_client()
-    before = row_counts(csrf_app)
+    counts = RowCounts(csrf_app)  # row_counts, read again whenever anything may have been written
+    before = counts()
     wrong = []
     for route, method in write_routes:
         url = targets.url(route, username)
@@ -76,11 +78,12 @@ def test_writes_without_the_token_are_refused_and_write_nothing(username, csrf_a
             expected_ok = 400 <= answer["status"] < 500
         else:
             expected_ok = answer["status"] == (401 if route.is_api else 400)
-        after = row_counts(csrf_app)
+        after = counts()
         changed = {t: (before[t], after[t]) for t in after if after[t] != before[t]}
         if not expected_ok or changed:
             wrong.append((method, url, answer["status"], changed))
         before = after
+    counts.close()
     assert not wrong, wrong
     assert len(write_routes) > 150
 
