@@ -25,8 +25,8 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import timedelta
+from functools import cached_property
 
 import pytest
 from werkzeug.http import HTTP_STATUS_CODES
@@ -82,7 +82,7 @@ class Hunt:
         self.probes: list[Probe] = []
         self.anonymous = app.test_client(use_cookies=False)  # no session: FAB's flashes would pile up in it
 
-    def ask(self, kind, who, client, method, url, route: Route | None, headers=None):
+    def ask(self, kind, who, client, method, url, headers=None):
         is_api = url.startswith("/api/")
         kwargs = {"headers": headers} if headers else {}
         if method in ("POST", "PUT"):
@@ -114,7 +114,7 @@ class Hunt:
     def as_nobody(self):
         for route in self.routes:
             for method in route.methods:
-                self.ask("nobody", None, self.anonymous, method, self.url(route, None), route)
+                self.ask("nobody", None, self.anonymous, method, self.url(route, None))
 
     def with_bad_tokens(self):
         from flask_jwt_extended import create_access_token
@@ -130,7 +130,7 @@ class Hunt:
         for route in self.routes:
             if route.is_api:
                 method = "GET" if "GET" in route.methods else route.methods[0]
-                self.ask("bad token", None, self.anonymous, method, self.url(route, "admin"), route,
+                self.ask("bad token", None, self.anonymous, method, self.url(route, "admin"),
                          headers={"Authorization": next(credentials)})
 
     @cached_property
@@ -158,7 +158,7 @@ class Hunt:
                 continue
             who = refused[next(turn) % len(refused)]
             for method in route.methods:
-                self.ask("role refused", who, self.client(who, route), method, self.url(route, who), route)
+                self.ask("role refused", who, self.client(who, route), method, self.url(route, who))
 
     def with_ids_naming_nothing(self):
         """Each route naming a record, as a role FAB lets through (in turn): every method with an id no
@@ -171,8 +171,8 @@ class Hunt:
             who = allowed[next(turn) % len(allowed)]
             client = self.client(who, route)
             for method in route.methods:
-                self.ask("missing id", who, client, method, self.url(route, who), route)
-            self.ask("bad id", who, client, route.methods[0], self.url(route, who, next(bad_ids)), route)
+                self.ask("missing id", who, client, method, self.url(route, who))
+            self.ask("bad id", who, client, route.methods[0], self.url(route, who, next(bad_ids)))
 
     def with_foreign_records(self):
         """Another department's record, as a department's staff (its scope hides it)."""
@@ -182,7 +182,7 @@ class Hunt:
                 continue
             foreign = self.targets.visible_id(who, route.model, outside=True)
             if foreign is not None:
-                self.ask("foreign id", who, self.client(who, route), "GET", self.url(route, who, foreign), route)
+                self.ask("foreign id", who, self.client(who, route), "GET", self.url(route, who, foreign))
 
     def with_wrong_methods(self):
         everyone = itertools.cycle((None, *USERS))
@@ -190,7 +190,7 @@ class Hunt:
             if route.endpoint in KEEP_SESSION:
                 continue
             who = next(everyone)
-            self.ask("wrong method", who, self.client(who, route), WRONG_METHOD, self.url(route, who), route)
+            self.ask("wrong method", who, self.client(who, route), WRONG_METHOD, self.url(route, who))
 
     def at_addresses_that_do_not_exist(self):
         urls = ("/nosuch", "/nosuch/page/", "/customer/nosuch/", "/customer/show/", "/api/v1/nosuch/",
@@ -200,12 +200,12 @@ class Hunt:
             for url in urls:
                 client = self.anonymous if who is None else (
                     self.api_as(who) if url.startswith("/api/") else self.html_as(who))
-                self.ask("no such address", who, client, "GET", url, None)
+                self.ask("no such address", who, client, "GET", url)
         # A script (an XHR, or JSON preferred) gets the refusal as JSON, also off /api/.
         for headers in ({"X-Requested-With": "XMLHttpRequest"}, {"Accept": "application/json"}):
-            self.ask("no such address", "cs_staff", self.html_as("cs_staff"), "GET", "/nosuch", None, headers=headers)
+            self.ask("no such address", "cs_staff", self.html_as("cs_staff"), "GET", "/nosuch", headers=headers)
         # A range of a file that the file does not have: Werkzeug's 416.
-        self.ask("range", None, self.anonymous, "GET", "/static/appbuilder/js/ab_actions.js", None,
+        self.ask("range", None, self.anonymous, "GET", "/static/appbuilder/js/ab_actions.js",
                  headers={"Range": "bytes=99999999-"})
 
 
@@ -308,6 +308,12 @@ def test_a_method_a_rule_does_not_take_is_405_with_allow(app, hunt):
     for p in wrong:
         allowed = {m.strip() for m in p.headers.get("Allow", "").split(",")}
         assert allowed and WRONG_METHOD not in allowed and allowed & {"GET", "POST", "PUT", "DELETE"}, (p.url, allowed)
+
+
+def test_a_range_the_file_does_not_have_is_416_with_content_range(hunt):
+    probes, _before, _after = hunt
+    (probe,) = [p for p in probes if p.kind == "range"]
+    assert probe.status == 416 and re.fullmatch(r"bytes \*/\d+", probe.headers.get("Content-Range", "")), probe.headers
 
 
 def test_the_hunt_wrote_nothing(hunt):
