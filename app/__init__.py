@@ -180,14 +180,11 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _too_many_requests(error):
-    """The rate limit's refusal: JSON with a message under /api/, a page in the user's language elsewhere."""
-    from flask import jsonify, render_template_string
+    """The rate limit's refusal: JSON with a message under /api/, the error page (app.errors) elsewhere."""
     from flask_babel import gettext
+
+    from app import errors
 
     message = gettext("Too many attempts. Please wait a moment and try again.")
     headers = {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", None) else {}
-    if request.path.startswith("/api/"):
-        return jsonify(message=message), 429, headers
-    page = ("<!doctype html><html lang=\"zh\"><meta charset=\"utf-8\"><title>{{ m }}</title>"
-            "<p>{{ m }}</p><p><a href=\"javascript:history.back()\">{{ back }}</a></p></html>")
-    return render_template_string(page, m=message, back=gettext("Back")), 429, headers
+    return errors.answer(429, message, headers)

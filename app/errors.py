@@ -5,15 +5,23 @@
 - JSON writes under /api/: the body must be a JSON object (FAB's own security API crashed on arrays).
 - HTML lists: page, page size, sort column and direction, filter column and index, and the action of
   `action_post` are checked against the view before FAB parses them with int() or looks them up.
-- Error answers: 400/403/404/405/413/415 and RecursionError (rison nesting) are JSON `{"message"}` under
-  /api/ and a page elsewhere; an exception FAB's `@safe` caught is mapped the same way, and anything
-  else stays a 500 — logged with its traceback (by Flask or by `@safe`), answered without details.
+- Error answers: every HTTP error (Werkzeug's, Flask's routing 404/405, a 416 of a file's range, our
+  aborts) and RecursionError (rison nesting) are JSON `{"message"}` under /api/ (or to a script asking
+  for JSON) and a page elsewhere — inside the app's layout (navbar and menu), with its title, the
+  reason and the way back; the error's own headers (`Allow` of a 405) are kept. An exception FAB's
+  `@safe` caught is mapped the same way, and anything else stays a 500 — logged with its traceback
+  (by Flask or by `@safe`), answered without details. When the layout itself cannot be drawn (the
+  database is gone), a plain page says the same without it.
+- FAB's own refusals: `has_access` flashes «请先登录» on its way to the login page (FAB's «Access is
+  Denied» told an anonymous person nothing), an action the role may not take flashes the 403 message,
+  and `has_access_api`'s JSON carries the Chinese 401/403 message.
 - FAB's own API answers (`response_400/401/403/404/422`, used by its security APIs for users, roles,
   groups, permissions) carry English or marshmallow's per-field object as `message`: the message is
   the Chinese one of the status, FAB's detail goes to `errors` (per field) or `detail`. A write the
   database refuses for a constraint (a duplicate name, an id naming nothing: IntegrityError) or for a
   value it cannot hold (DataError) is the client's: 422 / 400, rolled back, never a 500.
-429 (rate limits) is left to the login limiter's own handler.
+429 (rate limits) keeps the login limiter's own handler (app/__init__.py), which answers through `answer`.
+Messages and titles follow the user's locale (Chinese by default; English by `?_l_=en` or the session).
 """
 
 from __future__ import annotations
@@ -23,14 +31,17 @@ import logging
 import os
 import re
 import sys
+from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, jsonify, render_template, request
 from flask_appbuilder import ModelView
+from flask_appbuilder import views as fab_views
 from flask_appbuilder.api import BaseApi, ModelRestApi
 from flask_appbuilder.charts.views import GroupByChartView
+from flask_appbuilder.security import decorators as fab_decorators
 from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.security.sqla.apis import UserApi
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -44,18 +55,31 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-HANDLED = (400, 403, 404, 405, 413, 415)
 MESSAGES = {
     400: _l("The request is not valid."),
+    401: _l("Please log in to continue."),
     403: _l("Your role may not open this page or take this action."),
     404: _l("The page or record was not found."),
     405: _l("This method is not allowed here."),
     415: _l("Please send the fields as a JSON object."),
+    416: _l("The requested part of the file is not available."),
     500: _l("An internal error occurred. It has been logged; please try again later."),
+    503: _l("The service is unavailable for a moment. Please try again later."),
+}
+# The heading of an error page; a status not named here takes its class's (4xx: 400, 5xx: 500).
+TITLES = {
+    400: _l("Request not accepted"),
+    401: _l("Login required"),
+    403: _l("No access"),
+    404: _l("Page or record not found"),
+    405: _l("Method not supported"),
+    413: _l("Upload too large"),
+    429: _l("Too many attempts"),
+    500: _l("System error"),
 }
 API_MESSAGES = {
     400: MESSAGES[400],
-    401: _l("Please log in to continue."),
+    401: MESSAGES[401],
     403: MESSAGES[403],
     404: MESSAGES[404],
     422: _l("Some fields are not valid; nothing was saved."),
@@ -121,17 +145,28 @@ def _check_chart(view, group_by=0) -> None:
 def install(app: Flask) -> None:
     app.url_value_preprocessor(_refuse_bad_ids)
     app.before_request(_refuse_bad_input)
-    for code in HANDLED:
-        app.register_error_handler(code, _answer_http_error)
+    # Every HTTP error, whatever its code (a handler for a code, such as 429's, still comes first).
+    app.register_error_handler(HTTPException, _answer_http_error)
     app.register_error_handler(RecursionError, _answer_recursion)
     app.register_error_handler(500, _answer_server_error)
     BaseApi.response_500 = _response_500
     for status in API_MESSAGES:
         setattr(BaseApi, f"response_{status}", _fab_response(status))
+    # FAB's decorators and views read these names when they refuse (module globals, looked up per call).
+    fab_decorators.FLAMSG_ERR_SEC_ACCESS_DENIED = MESSAGES[401]  # has_access: flashed on the way to log in
+    fab_decorators.response_unauthorized_mvc = _unauthorized_mvc  # has_access_api
+    fab_views.FLAMSG_ERR_SEC_ACCESS_DENIED = MESSAGES[403]  # an action (action/, action_post) refused
 
 
 def _is_api() -> bool:
     return request.path.startswith("/api/")
+
+
+def wants_json() -> bool:
+    """JSON under /api/, and for a script that asks for it (an XHR, or JSON preferred to HTML)."""
+    if _is_api() or request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return True
+    return request.accept_mimetypes.best_match(("text/html", "application/json"), "text/html") == "application/json"
 
 
 def message_for(status: int, error: HTTPException | None = None) -> str:
@@ -140,22 +175,55 @@ def message_for(status: int, error: HTTPException | None = None) -> str:
     if status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
         return gettext("The upload is too large (at most %(size)s MB).", size=limit // (1024 * 1024))
-    return str(MESSAGES.get(status, MESSAGES[400]))
+    return str(MESSAGES.get(status) or MESSAGES[500 if status >= 500 else 400])
 
 
-def answer(status: int, message: str):
-    if _is_api():
-        return {"message": message}, status
+def title_for(status: int) -> str:
+    return str(TITLES.get(status) or TITLES[500 if status >= 500 else 400])
+
+
+def answer(status: int, message: str, headers=None):
+    """The refusal: JSON `{"message"}` for the API, else the error page inside the app's layout."""
+    if wants_json():
+        return jsonify(message=str(message)), status, headers or {}
+    return _page(status, str(message)), status, headers or {}
+
+
+def _page(status: int, message: str) -> str:
+    context = dict(status=status, message=message, title=title_for(status), back=_way_back())
     appbuilder = current_app.appbuilder
-    if "user" not in g:  # refused before FAB's before_request set it (the menu needs it)
-        g.user = current_user
-    return render_template("kefu/error.html", status=status, message=message,
-                           base_template=appbuilder.base_template, appbuilder=appbuilder), status
+    try:
+        if "user" not in g:  # refused before FAB's before_request set it (the menu needs it)
+            g.user = current_user
+        return render_template("kefu/error.html", base_template=appbuilder.base_template,
+                               appbuilder=appbuilder, **context)
+    except Exception:  # noqa: BLE001 - the last answer there is: never Werkzeug's English page
+        log.exception("The %s page could not be drawn in the layout; answering the plain page", status)
+        _roll_back()
+        return render_template("kefu/error_plain.html", lang=str(get_locale() or "zh"), **context)
+
+
+def _way_back() -> str | None:
+    """The page the person came from, when it is one of ours (never another site's address)."""
+    came_from = request.referrer
+    if not came_from:
+        return None
+    parts = urlsplit(came_from)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host or parts.path == request.path:
+        return None
+    return came_from
 
 
 def _answer_http_error(error: HTTPException):
-    # Our own aborts carry a translated (lazy) description; Werkzeug's are English strings.
-    return answer(error.code, message_for(error.code, error))
+    # Our own aborts carry a translated (lazy) description; Werkzeug's are English strings. The
+    # error's headers stay (a 405's Allow, a 416's Content-Range); the body is ours.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return answer(error.code, message_for(error.code, error), headers)
+
+
+def _unauthorized_mvc(status_code: int):
+    """FAB's `has_access_api` refusal ({"message": "Access is Denied"}) with the message of its status."""
+    return jsonify(message=message_for(status_code), severity="danger"), status_code
 
 
 def _answer_recursion(error: RecursionError):
@@ -164,8 +232,17 @@ def _answer_recursion(error: RecursionError):
 
 
 def _answer_server_error(error):
-    # Flask has logged the exception with its traceback before calling this handler.
+    # Flask has logged the exception with its traceback before calling this handler. What the failed
+    # request left in the session is undone first: the page's menu reads the database.
+    _roll_back()
     return answer(500, str(MESSAGES[500]))
+
+
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a connection that is gone: the answer must still go out
+        log.exception("Could not roll the session back while answering an error")
 
 
 def _response_500(self, message=None):
