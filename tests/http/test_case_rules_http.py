@@ -153,3 +153,16 @@ def test_a_good_entry_through_the_html_form_is_written(html_as, dbr):
     with dbr.session() as s:
         item = s.scalars(select(CaseEntry).where(CaseEntry.title == "表单正常案例")).one()
         assert (item.stage, item.category, item.description) == ("move_in", "living", "电梯噪声")
+
+
+def test_an_entry_changed_through_the_html_form_obeys_the_same_rules(html_as, dbr, entry):
+    client = html_as("cs_manager")
+    data = form_values(text_of(client.get(f"/caseentry/edit/{entry['id']}")), 'name="title"')
+    before = _written(dbr), _row(dbr, entry["id"])
+    refused = client.post(f"/caseentry/edit/{entry['id']}", data={**data, "stage": "someday", "title": " "},
+                          follow_redirects=True)
+    assert "someday" in text_of(refused) and "此项为必填项" in text_of(refused)
+    assert (_written(dbr), _row(dbr, entry["id"])) == before
+    changed = client.post(f"/caseentry/edit/{entry['id']}", data={**data, "lesson": "  表单修改的教训  "})
+    assert changed.status_code == 302, text_of(changed)
+    assert _row(dbr, entry["id"])["lesson"] == "表单修改的教训"
