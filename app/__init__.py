@@ -114,10 +114,10 @@ def _register_views(appbuilder: AppBuilder) -> None:
 
     from app.api.resources import ALL_APIS
     from app.domain.roles import ROLE_LABELS
+    from app.labels import AUDIT_ACTIONS
     from app.security import CATEGORY_OF_MENU, MENU_OF_VIEW
     from app.views.audit import AuditLogView
     from app.views.customers import CustomerUnitView, CustomerView
-    from app.views.labels import AUDIT_ACTIONS
     from app.views.org import DepartmentView, UserDepartmentView
     from app.views.properties import BuildingView, ProjectView, UnitView
 

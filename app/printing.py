@@ -1,9 +1,15 @@
 """What each printed form shows, gathered from the records, and the one call that prints and files it.
 
 The forms themselves (reports/forms/) know nothing of the database: they receive plain data — text
-already labelled in Chinese — built here. `app.domain.archive.file_form` then prints, hashes and files
-the copy. Personal data is printed as the printing user may see it: masked, unless their role may
-reveal it, in which case the reveal is written to the audit trail like any other.
+already labelled in Chinese — built here, with the labels the pages use (app.labels), so that paper
+and screen agree. `app.domain.archive.file_form` then prints, hashes and files the copy. Personal data
+is printed as the printing user may see it: masked, unless their role may reveal it
+(app.domain.privacy.may_reveal, the domain's decision), in which case the reveal is written to the audit
+trail like any other.
+
+The `may_reveal` argument of the print functions can only narrow that: False prints personal data masked
+whatever the role (the demo's copies); True or None leaves it to the role. (It stays positional for the
+callers that still pass the page's answer; they can drop it.)
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import audit
+from app import audit, labels
 from app.domain import archive, archive_loans, complaint_stats, privacy
 from app.domain.calendar import LOCAL_ZONE, local_now
 from app.domain.errors import ConflictError
+from app.domain.people import user_names
 from app.models import Approval, ArchiveLoan, Complaint, ComplaintAttachment, ComplaintStep, Department, Unit
 from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity, VisitMethod
 from reports.forms import (
@@ -42,25 +49,24 @@ def _minute(value) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else ""
 
 
-def _customer_phone(session, customer, actor, may_reveal: bool) -> str:
-    if not customer.mobile:
+def _personal(session, record, field: str, actor, may_reveal: bool | None) -> str:
+    """A personal field as the actor may see it: in full (an audited reveal) if their role may reveal it
+    and the caller did not ask for it masked, else masked."""
+    value = getattr(record, field)
+    if not value:
         return ""
-    if may_reveal:
-        return privacy.reveal(session, customer, "mobile", actor, True)
-    return privacy.mask("mobile", customer.mobile)
+    if may_reveal is not False and privacy.may_reveal(session, actor):
+        return privacy.reveal(session, record, field, actor)
+    return privacy.mask(field, value)
+
+
+def _customer_phone(session, customer, actor, may_reveal: bool | None) -> str:
+    return _personal(session, customer, "mobile", actor, may_reveal)
 
 
 # --- 客户投诉处理记录表 ------------------------------------------------------------------------------
 
-def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool) -> dict:
-    from app.views.complaints import (  # the labels the complaint pages use, so paper and screen agree
-        FIELD_LABELS,
-        action_label,
-        detail_sections,
-        readable,
-        user_names,
-    )
-
+def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool | None = None) -> dict:
     departments = {d.id: d.name for d in session.scalars(select(Department))}
     names = user_names(session, {complaint.first_responsible_id})
     unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
@@ -72,16 +78,17 @@ def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool
                ("客户", complaint.customer.name), ("房号", getattr(unit, "label", "") if unit else ""),
                ("联系电话", _customer_phone(session, complaint.customer, actor, may_reveal)),
                ("当前状态", ComplaintState.label_of(complaint.state))]
-    sections = detail_sections(complaint, departments, names, unit)[1:]  # the receipt is printed above
+    sections = labels.complaint_sections(complaint, departments, names, unit)[1:]  # the receipt is printed above
     timeline, progress = [], []
     for step in steps:
         data = json.loads(step.data) if step.data else {}
-        details = "；".join(f"{FIELD_LABELS.get(k, k)}：{readable(k, v, departments)}" for k, v in sorted(data.items())
-                           if readable(k, v, departments))
+        details = "；".join(f"{labels.label(labels.COMPLAINT_STEP_FIELDS, k)}：{labels.readable(k, v, departments)}"
+                           for k, v in sorted(data.items()) if labels.readable(k, v, departments))
         text = "；".join(part for part in (details, step.comment or "") if part)
         moved = (f"{ComplaintState.label_of(step.from_state)} → {ComplaintState.label_of(step.to_state)}"
                  if step.from_state and step.from_state != step.to_state else ComplaintState.label_of(step.to_state))
-        timeline.append([_minute(step.at), action_label(step.action), moved, step.actor_name, text])
+        timeline.append([_minute(step.at), labels.label(labels.COMPLAINT_ACTIONS, step.action), moved, step.actor_name,
+                         text])
         if step.action == "add_progress":
             progress.append([_minute(step.at), step.actor_name, data.get("progress_note", ""),
                              data.get("customer_told_how", "")])
@@ -100,7 +107,8 @@ def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool
             "serious": complaint.severity in ("major", "crisis")}
 
 
-def print_complaint_record(session, complaint: Complaint, actor, may_reveal: bool, printed_at: datetime | None = None):
+def print_complaint_record(session, complaint: Complaint, actor, may_reveal: bool | None = None,
+                           printed_at: datetime | None = None):
     with force_locale("zh"):  # the archive copy is Chinese whatever the screen's language
         data = complaint_record_data(session, complaint, actor, may_reveal)
     return archive.file_form(session, complaint_record, data, actor, source=complaint, source_label=complaint.number,
@@ -110,7 +118,7 @@ def print_complaint_record(session, complaint: Complaint, actor, may_reveal: boo
 
 # --- 回访记录表 (a complaint's return visit) ---------------------------------------------------------
 
-def complaint_return_visit_data(session, complaint: Complaint, actor, may_reveal: bool) -> dict:
+def complaint_return_visit_data(session, complaint: Complaint, actor, may_reveal: bool | None = None) -> dict:
     unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
     visited = complaint.return_visited_at
     step = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id,
@@ -129,7 +137,7 @@ def complaint_return_visit_data(session, complaint: Complaint, actor, may_reveal
     }
 
 
-def print_complaint_return_visit(session, complaint: Complaint, actor, may_reveal: bool,
+def print_complaint_return_visit(session, complaint: Complaint, actor, may_reveal: bool | None = None,
                                  printed_at: datetime | None = None):
     with force_locale("zh"):
         data = complaint_return_visit_data(session, complaint, actor, may_reveal)
@@ -223,18 +231,13 @@ def print_blank(session, name: str, actor, printed_at: datetime | None = None):
 
 # --- the two permanent visit forms, filled from a visit, and return-visit records ---------------------------
 
-def _contact_phone(session, visit, actor, may_reveal: bool) -> str:
-    if not visit.contact_phone:
-        return ""
-    if may_reveal:
-        return privacy.reveal(session, visit, "contact_phone", actor, True)
-    return privacy.mask("contact_phone", visit.contact_phone)
+def _contact_phone(session, visit, actor, may_reveal: bool | None) -> str:
+    return _personal(session, visit, "contact_phone", actor, may_reveal)
 
 
-def visit_record_data(session, visit, actor, may_reveal: bool) -> dict:
+def visit_record_data(session, visit, actor, may_reveal: bool | None = None) -> dict:
     from app.models import Project, Rectification, ReturnVisit, VisitItem
     from app.models.choices import ContactRole, ItemResult, ServiceItem
-    from app.views.complaints import user_names
 
     unit = session.get(Unit, visit.unit_id) if visit.unit_id else None
     project = session.get(Project, unit.building.project_id) if unit else None
@@ -263,7 +266,7 @@ def visit_record_data(session, visit, actor, may_reveal: bool) -> dict:
     }
 
 
-def opinion_sheet_data(session, visit, actor, may_reveal: bool) -> dict:
+def opinion_sheet_data(session, visit, actor, may_reveal: bool | None = None) -> dict:
     from app.models import VisitItem
     from app.models.choices import ItemResult, ServiceItem
 
@@ -287,7 +290,7 @@ def opinion_sheet_data(session, visit, actor, may_reveal: bool) -> dict:
                        ("处理人", ""), ("答复客户日期", _minute(visit.return_visited_at))]}
 
 
-def print_visit_forms(session, visit, actor, may_reveal: bool, printed_at: datetime | None = None) -> list:
+def print_visit_forms(session, visit, actor, may_reveal: bool | None = None, printed_at: datetime | None = None) -> list:
     """Both permanent forms of a visit, filled, into the archive (a reprint is a new version of each)."""
     with force_locale("zh"):
         record_data = visit_record_data(session, visit, actor, may_reveal)
@@ -300,7 +303,7 @@ def print_visit_forms(session, visit, actor, may_reveal: bool, printed_at: datet
                               retention_years=RETENTION_YEARS["opinion_sheet"], printed_at=printed_at)]
 
 
-def return_visit_data(session, record, actor, may_reveal: bool) -> dict:
+def return_visit_data(session, record, actor, may_reveal: bool | None = None) -> dict:
     from app.models import Visit
     from app.models.choices import ReturnVisitKind
 
@@ -317,7 +320,7 @@ def return_visit_data(session, record, actor, may_reveal: bool) -> dict:
             "subject": subject, "record": record.record or "", "follow_up": record.follow_up or ""}
 
 
-def print_return_visit(session, record, actor, may_reveal: bool, printed_at: datetime | None = None):
+def print_return_visit(session, record, actor, may_reveal: bool | None = None, printed_at: datetime | None = None):
     with force_locale("zh"):
         data = return_visit_data(session, record, actor, may_reveal)
     return archive.file_form(session, return_visit, data, actor, source=record, source_label=record.number,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import Response
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import lazy_gettext as _l
 
+from app import labels
 from app.domain import archive, archive_loans, records
 from app.domain.errors import DomainError
 from app.extensions import db
@@ -21,15 +21,7 @@ from app.views.base import KefuInterface
 
 from .base import DomainModelRestApi, json_object
 
-ARCHIVE_LABELS = {
-    "id": _l("ID"), "version": _l("Version"), "number": _l("Archive number"), "form": _l("Form"),
-    "form_code": _l("Form code"), "title": _l("Title"), "source_table": _l("Source"),
-    "source_id": _l("Source record"), "source_label": _l("Source record"), "file_path": _l("File"),
-    "sha256": _l("SHA-256 of the file"), "size": _l("Size (bytes)"), "pages": _l("Pages"),
-    "content_sha256": _l("SHA-256 of the content printed"), "verify_code": _l("Verification code"),
-    "retention_years": _l("Retention (years)"), "previous_id": _l("Replaces"), "revision": _l("Print"),
-    "printed_at": _l("Printed at"), "printed_by_name": _l("Printed by"),
-}
+ARCHIVE_LABELS = labels.ARCHIVE
 ARCHIVE_COLUMNS = ["number", "form", "form_code", "title", "source_table", "source_id", "source_label", "sha256",
                    "size", "pages", "content_sha256", "verify_code", "retention_years", "previous_id", "revision",
                    "printed_at", "printed_by_name"]
@@ -104,13 +96,7 @@ def print_response(api, action):
 
 # --- the consultation and lending register --------------------------------------------------------------
 
-LOAN_LABELS = {
-    "id": _l("ID"), "version": _l("Version"), "archive_record_id": _l("Archived copy"),
-    "archive_record.number": _l("Archive number"), "kind": _l("Kind"), "borrower": _l("Borrower"),
-    "borrower_department": _l("Borrower's department"), "purpose": _l("Purpose"), "state": _l("State"),
-    "due_on": _l("Due on"), "out_at": _l("Out at"), "returned_at": _l("Returned at"),
-    "registered_by_name": _l("Registered by"), "note": _l("Note"),
-}
+LOAN_LABELS = labels.LOAN
 LOAN_COLUMNS = ["archive_record_id", "archive_record.number", "kind", "borrower", "borrower_department", "purpose",
                 "state", "due_on", "out_at", "returned_at", "registered_by_name", "note"]
 

@@ -74,6 +74,7 @@ class DomainModelRestApi(ModelRestApi):
                 if columns and required not in columns:
                     columns.insert(0, required)
             setattr(self, attr, columns or None)
+        self.label_columns = dict(self.label_columns or {})  # a copy: FAB adds to it (see CappedListMixin)
         super().__init__()
         model = self.datamodel.obj
         self.order_columns = [c for c in self.order_columns if not privacy.is_personal_column(model, c)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 
@@ -10,11 +9,11 @@ from app.domain import privacy
 from app.domain.errors import DomainError, NotFoundError
 from app.domain.records import unit_of_work
 from app.extensions import db
+from app.labels import CUSTOMER, ORG, PROPERTY
 from app.models import Building, Customer, CustomerUnit, Department, Project, Unit
-from app.views.base import KefuInterface, may_reveal
-from app.views.labels import CUSTOMER, ORG, PROPERTY
+from app.views.base import KefuInterface
 
-from .base import DomainModelRestApi
+from .base import DomainModelRestApi, json_object
 
 CUSTOMER_FIELDS = [
     "name", "kind", "gender", "id_number", "mobile", "phone", "email", "address", "stage", "main_contact",
@@ -62,13 +61,13 @@ class CustomerApi(DomainModelRestApi):
             403: {$ref: '#/components/responses/401'}
             404: {$ref: '#/components/responses/404'}
         """
-        field = (request.get_json(silent=True) or {}).get("field", "")
         try:
+            field = json_object().get("field", "")
             item = self.datamodel.get(pk, self._base_filters)
             if item is None:
                 raise NotFoundError()
             with unit_of_work(db.session):
-                value = privacy.reveal(db.session, item, field, self.actor(), may_reveal())
+                value = privacy.reveal(db.session, item, field, self.actor())
         except DomainError as err:
             db.session.rollback()
             return self.domain_error(err)

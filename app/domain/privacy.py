@@ -1,8 +1,21 @@
-"""Personal data (ID-card numbers, phones): masked for display, revealed only by an audited action."""
+"""Personal data (ID-card numbers, phones): masked for display, revealed only by an audited action.
+
+Who may reveal is decided here, by the actor's roles: a role may when it holds the permission
+REVEAL_PERMISSION (granted per role in app.security's table, applied by `roles sync`). Pages, the API
+and printing ask `may_reveal` (to offer a button, or to print a full number) and call `reveal`, which
+checks again itself: no caller decides for the domain.
+"""
 
 from __future__ import annotations
 
+from flask_appbuilder.security.sqla.models import (
+    Permission,
+    PermissionView,
+    ViewMenu,
+    assoc_permissionview_role,
+)
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from app import audit
 
@@ -77,9 +90,36 @@ def masked_copy(model, data: dict) -> dict:
     return data
 
 
-def reveal(session, record, field: str, actor, may_reveal: bool) -> str | None:
-    """Return the full value of one personal field and write the audit row that says who saw it."""
-    if not may_reveal:
+def _role_ids(actor) -> set[int]:
+    """The actor's roles, held directly or through a group (as Flask-AppBuilder counts them)."""
+    roles = list(getattr(actor, "roles", None) or ())
+    for group in getattr(actor, "groups", None) or ():
+        roles += list(group.roles or ())
+    return {role.id for role in roles}
+
+
+def may_reveal(session, actor) -> bool:
+    """Whether one of the actor's roles holds the permission to reveal personal data (one query)."""
+    if actor is None or not getattr(actor, "is_active", False):
+        return False
+    role_ids = _role_ids(actor)
+    if not role_ids:
+        return False
+    permission, view = REVEAL_PERMISSION
+    granted = (select(PermissionView.id)
+               .join(Permission, Permission.id == PermissionView.permission_id)
+               .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+               .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+               .where(Permission.name == permission, ViewMenu.name == view,
+                      assoc_permissionview_role.c.role_id.in_(role_ids))
+               .limit(1))
+    return session.execute(granted).first() is not None
+
+
+def reveal(session, record, field: str, actor) -> str | None:
+    """Return the full value of one personal field and write the audit row that says who saw it.
+    Refused (403, nothing written) unless the actor's role may reveal personal data."""
+    if not may_reveal(session, actor):
         raise ForbiddenError(_l("Your role may not reveal personal data."))
     if field not in getattr(type(record), "__personal_fields__", ()):
         raise ValidationError({"field": _l("%(field)s is not a personal-data field.", field=field)})

@@ -85,9 +85,3 @@ class ArchiveLoan(AuditedMixin, Model):
     note: Mapped[str | None] = mapped_column(Text)
 
     archive_record: Mapped[ArchiveRecord] = relationship(lazy="joined", innerjoin=True)
-
-    @property
-    def overdue(self) -> bool:
-        from app.domain.archive_loans import is_overdue  # the rule lives in the domain
-
-        return is_overdue(self)

@@ -17,33 +17,20 @@ from markupsafe import Markup
 from sqlalchemy import not_, select
 from wtforms import SelectField, StringField, TextAreaField
 
-from app import printing
+from app import labels, printing
 from app.domain import archive, archive_loans, complaints
+from app.domain.calendar import local_now
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import unit_of_work
 from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
 from app.models.choices import LoanKind, LoanState
 
-from .base import DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
+from .base import DomainModelView, KefuInterface, RelatedTextFilter
 from .complaints import ComputedColumnsInterface
-from .labels import COMMON
 
-ARCHIVE = {
-    **COMMON,
-    "number": _l("Archive number"), "title": _l("Title"), "form": _l("Form"), "form_code": _l("Form code"),
-    "source_label": _l("Source record"), "source_table": _l("Source"), "revision": _l("Print"),
-    "retention": _l("Retention"), "retention_years": _l("Retention (years)"), "pages": _l("Pages"),
-    "size": _l("Size (bytes)"), "sha256": _l("SHA-256 of the file"), "verify_code": _l("Verification code"),
-    "printed_at": _l("Printed at"), "printed_by_name": _l("Printed by"), "previous": _l("Replaces"),
-}
-LOAN = {
-    **COMMON,
-    "archive_record": _l("Archive number"), "archive_record_id": _l("Archive number"), "kind": _l("Kind"),
-    "borrower": _l("Borrower"), "borrower_department": _l("Borrower's department"), "purpose": _l("Purpose"),
-    "state": _l("State"), "due_on": _l("Due on"), "out_at": _l("Out at"), "returned_at": _l("Returned at"),
-    "registered_by_name": _l("Registered by"), "note": _l("Note"), "overdue": _l("Overdue"),
-}
+ARCHIVE = labels.ARCHIVE
+LOAN = labels.LOAN
 FILE_STATES = {"ok": _l("The stored file matches its hash."), "missing": _l("The stored file is missing."),
                "changed": _l("The stored file was changed: it no longer matches its hash.")}
 CONFIRM_PRINT = _l("Print and file this form in the archive? An archived copy can never be deleted.")
@@ -139,10 +126,7 @@ class ArchiveRecordView(DomainModelView):
             "Content-Disposition": f'inline; filename="{record.number}.pdf"', "Cache-Control": "no-store"})
 
 
-FORM_LABELS = {
-    "complaint_record": "客户投诉处理记录表", "return_visit": "回访记录表", "complaint_ledger": "投诉台帐",
-    "lending_register": "档案借阅登记表", "visit_record": "走访客户记录表", "opinion_sheet": "客户意见、建议征求表",
-}
+FORM_LABELS = labels.ARCHIVE_FORMS
 
 
 def record_context(record: ArchiveRecord) -> dict:
@@ -184,7 +168,7 @@ class PrintView(BaseView):
             item = complaints.get_visible(db.session, pk, _actor())
         except DomainError:
             abort(404)
-        return _print(lambda: kinds[form](db.session, item, _actor(), may_reveal()))
+        return _print(lambda: kinds[form](db.session, item, _actor()))
 
     @expose("/ledger", methods=["POST"])
     @has_access
@@ -292,8 +276,16 @@ class FilterLoanOverdue(BaseFilter):
         return query
 
 
+class LoanInterface(ComputedColumnsInterface):
+    """A loan's `overdue` column: the domain's rule (app.domain.archive_loans.is_overdue), for the page."""
+
+    def computed(self, items):
+        today = local_now().date()
+        return {"overdue": [archive_loans.is_overdue(loan, today) for loan in items]}
+
+
 class ArchiveLoanView(DomainModelView):
-    datamodel = ComputedColumnsInterface(ArchiveLoan, custom_filters={
+    datamodel = LoanInterface(ArchiveLoan, custom_filters={
         "state": [FilterEqual, FilterNotEqual], "kind": [FilterEqual, FilterNotEqual],
         "archive_record": [FilterLoanNumber], "overdue": [FilterLoanOverdue]}, virtual_columns=["overdue"])
     route_base = "/archiveloan"

@@ -4,10 +4,10 @@ from flask_appbuilder import ModelView
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
+from app.labels import AUDIT, AUDIT_ACTIONS
 from app.models import AuditLog
 
 from .base import CappedListMixin, KefuInterface
-from .labels import AUDIT, AUDIT_ACTIONS
 
 
 class AuditLogView(CappedListMixin, ModelView):

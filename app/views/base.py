@@ -36,7 +36,7 @@ from wtforms.validators import ValidationError as FormValidationError
 from app import audit
 from app.domain import privacy, records, scope
 from app.domain.errors import DomainError
-from app.domain.privacy import REVEAL_PERMISSION, mask
+from app.domain.privacy import mask
 from app.domain.rules import rules_for
 from app.extensions import db
 from app.models import AuditLog
@@ -187,8 +187,9 @@ class KefuInterface(SQLAInterface):
 
 
 def may_reveal() -> bool:
-    sm = current_app.appbuilder.sm
-    return sm.has_access(*REVEAL_PERMISSION)
+    """Whether the current user's role may reveal personal data: the domain's decision (app.domain.privacy),
+    asked here to offer the reveal buttons; revealing itself is checked again by the domain."""
+    return privacy.may_reveal(db.session, current_app.appbuilder.sm.current_user)
 
 
 def format_utc_minute(value) -> str:
@@ -239,6 +240,12 @@ class CappedListMixin:
     """Page size capped at KEFU_MAX_PAGE_SIZE (FAB's psize_<View> has no bound); capped counts shown as N+."""
 
     list_widget = KefuListWidget
+
+    def __init__(self, **kwargs):
+        # The view's own copy of its labels (a table of app.labels, read-only): FAB adds the labels it
+        # makes up for unlabelled columns to label_columns, which must not reach the shared table.
+        self.label_columns = dict(self.label_columns or {})
+        super().__init__(**kwargs)
 
     def _get_list_widget(self, **kwargs):
         cap = current_app.config["KEFU_MAX_PAGE_SIZE"]

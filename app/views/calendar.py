@@ -14,19 +14,15 @@ from wtforms import BooleanField
 from wtforms.validators import NumberRange
 from wtforms.validators import ValidationError as FormValidationError
 
+from app import labels
 from app.domain import calendar
 from app.domain.reminders import missing_calendar_years
 from app.extensions import db
 from app.models import CalendarDay, CalendarYear
 
 from .base import DomainModelView, KefuInterface
-from .labels import COMMON
 
-CALENDAR = {
-    **COMMON,
-    "day": _l("Date"), "is_workday": _l("Workday"), "name": _l("Holiday or make-up workday"),
-    "year": _l("Year"), "source": _l("Source"),
-}
+CALENDAR = labels.CALENDAR
 
 
 def warn_missing_years() -> None:

@@ -28,81 +28,17 @@ from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.widgets import Input
 
+from app import labels
 from app.domain import approvals, calendar, complaints
 from app.domain.errors import DomainError, NotFoundError, ValidationError
+from app.domain.people import user_names
 from app.domain.privacy import mask
 from app.domain.records import unit_of_work
 from app.extensions import db
 from app.models import Approval, Building, Complaint, ComplaintStep, Customer, Department, Project, Unit
-from app.models.choices import (
-    ApprovalState,
-    CaseCategory,
-    CaseStage,
-    Channel,
-    ComplaintCategory,
-    ComplaintState,
-    Severity,
-    VisitMethod,
-)
+from app.models.choices import ApprovalState, Channel, ComplaintCategory, ComplaintState, Severity
 
 from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
-from .labels import COMMON
-
-# --- labels -------------------------------------------------------------------------------------
-
-FIELD_LABELS = {
-    "confirmed_how": _l("How the customer confirmed it"),
-    "invalid_explanation": _l("Explanation given to the customer"),
-    "severity": _l("Severity"), "category": _l("Category"),
-    "legal_opinion": _l("Legal opinion"), "handling_plan": _l("Handling plan"),
-    "department_id": _l("Responsible department"), "assigned_post": _l("Responsible post"),
-    "assigned_person": _l("Responsible person"),
-    "cause_analysis": _l("Cause analysis"), "report": _l("Written report"), "measures": _l("Measures"),
-    "handling_person": _l("Person handling it"), "handling_deadline": _l("Handling deadline"),
-    "progress_note": _l("Progress"), "customer_told_how": _l("How the customer was told"),
-    "reply_result": _l("Result told to the customer"), "customer_accepted": _l("Customer accepts the result"),
-    "satisfaction": _l("Satisfaction (1–5)"),
-    "department_signed_off": _l("The department signed off"),
-    "person_signed_off": _l("The responsible person signed off"),
-    "return_visit_method": _l("Return-visit method"), "return_visit_record": _l("Return-visit record"),
-    "return_visit_satisfaction": _l("Satisfaction at the return visit (1–5)"),
-    "root_cause": _l("Root cause"), "improvement": _l("Improvement"),
-    "case_title": _l("Case-library entry: title"), "case_stage": _l("Case-library entry: stage"),
-    "case_category": _l("Case-library entry: category"), "case_lesson": _l("Case-library entry: lesson"),
-}
-
-COMPLAINT = {
-    **COMMON,
-    **FIELD_LABELS,
-    "number": _l("Complaint number"), "received_at": _l("Received at"), "channel": _l("Channel"),
-    "customer": _l("Customer"), "unit": _l("Unit"), "content": _l("Content"), "department": _l("Department"),
-    "state": _l("State"), "first_responsible": _l("First-responsible person"), "overdue": _l("Overdue"),
-    "plan_approved": _l("Plan approved by the general manager"), "rehandling_count": _l("Re-handlings"),
-    "closed_at": _l("Closed at"), "return_visited_at": _l("Return-visited at"),
-    "assign_due_at": _l("To be assigned by"), "investigate_due_at": _l("To be investigated by"),
-    "close_due_at": _l("To be closed by"), "return_visit_due_at": _l("Return visit due by"),
-    "case_entry_id": _l("Case-library entry"), "comment": _l("Comment"),
-}
-
-OVERDUE_LABELS = {
-    "assign": _l("not assigned in time"), "investigate": _l("not investigated in time"),
-    "close": _l("not closed in time"), "handling": _l("handling deadline passed"),
-    "return_visit": _l("return visit overdue"),
-}
-
-# Timeline entries that are not steps of the table (receipt, the general manager's decisions).
-EXTRA_ACTIONS = {
-    "receive": _l("Received"),
-    "approve_plan": _l("Handling plan approved by the general manager"),
-    "reject_plan": _l("Handling plan rejected by the general manager"),
-    "approve_close": _l("Closing approved by the general manager"),
-    "reject_close": _l("Closing rejected by the general manager"),
-}
-
-CHOICE_ENUMS = {
-    "severity": Severity, "category": ComplaintCategory, "return_visit_method": VisitMethod,
-    "case_stage": CaseStage, "case_category": CaseCategory, "channel": Channel, "state": ComplaintState,
-}
 
 # Consequential actions ask the user to confirm before the form is sent.
 CONFIRM_ACTIONS = {
@@ -118,7 +54,7 @@ LONG_TEXT = frozenset({
 })
 FIELD_KINDS = {
     **{name: "text" for name, parse in complaints.FIELDS.items() if parse is complaints._text},
-    **{name: "choice" for name in CHOICE_ENUMS if name in complaints.FIELDS},
+    **{name: "choice" for name in labels.COMPLAINT_CHOICES if name in complaints.FIELDS},
     "department_id": "department", "handling_deadline": "date", "customer_accepted": "yes_no",
     "satisfaction": "score", "return_visit_satisfaction": "score",
     "department_signed_off": "tick", "person_signed_off": "tick",
@@ -126,12 +62,11 @@ FIELD_KINDS = {
 
 
 def action_label(code: str) -> str:
-    step = complaints.STEP_BY_ACTION.get(code)
-    return str(step.label if step else EXTRA_ACTIONS.get(code, code))
+    return labels.label(labels.COMPLAINT_ACTIONS, code)
 
 
 def overdue_text(reasons) -> str:
-    return "、".join(str(OVERDUE_LABELS.get(r, r)) for r in reasons)
+    return labels.joined(labels.COMPLAINT_OVERDUE, reasons)
 
 
 def overdue_flag(reasons) -> Markup:
@@ -140,17 +75,6 @@ def overdue_flag(reasons) -> Markup:
     return Markup('<span class="kefu-overdue-flag text-danger" style="color:#c9302c;font-weight:bold">'
                   '<i class="fa fa-exclamation-triangle"></i> {} <small>{}</small></span>').format(
         _l("Overdue"), overdue_text(reasons))
-
-
-def user_names(session, ids) -> dict[int, str]:
-    """Full names of the given users, in one query."""
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    user = current_app.appbuilder.sm.user_model
-    rows = session.execute(select(user.id, user.first_name, user.last_name, user.username)
-                           .where(user.id.in_(ids))).all()
-    return {r.id: (f"{r.first_name or ''}{r.last_name or ''}".strip() or r.username) for r in rows}
 
 
 def unit_labels(session, ids) -> dict[int, str]:
@@ -280,7 +204,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
     list_title = _l("Complaints")
     show_title = _l("Complaint")
     add_title = _l("Receive a complaint")
-    label_columns = COMPLAINT
+    label_columns = labels.COMPLAINT
     list_columns = ["number", "received_at", "channel", "customer", "unit", "category", "severity", "department",
                     "state", "first_responsible", "overdue"]
     order_columns = ["received_at", "channel", "category", "severity", "state"]
@@ -327,7 +251,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
         for row in self.datamodel.get_values(items, columns):
             row["overdue"] = overdue_text(row["overdue"])
             rows.append([self._plain(c, row[c]) for c in columns])
-        return [str(COMPLAINT.get(c, c)) for c in columns], rows
+        return [labels.label(labels.COMPLAINT, c) for c in columns], rows
 
     def _plain(self, column, value):
         formatter = self.formatters_columns.get(column)
@@ -395,13 +319,13 @@ class ComplaintView(CsvExportMixin, DomainModelView):
         now = calendar.local_now()
         return self.render_template(
             "kefu/complaint_show.html", title=f"{self.show_title} {complaint.number}", complaint=complaint,
-            sections=detail_sections(complaint, departments, names, unit),
+            sections=labels.complaint_sections(complaint, departments, names, unit),
             timeline=[timeline_entry(step, departments) for step in steps],
             approvals=found_approvals, approval_kind_label=approval_kind_label,
             approval_state_label=ApprovalState.label_of, may_show_approvals=sm.has_access("can_show", "ApprovalView"),
             actions=actions, confirm_actions=CONFIRM_ACTIONS,
-            overdue=[str(OVERDUE_LABELS.get(r, r)) for r in complaints.overdue_reasons(complaint, now)],
-            state_label=ComplaintState.label_of(complaint.state), labels=COMPLAINT,
+            overdue=[labels.label(labels.COMPLAINT_OVERDUE, r) for r in complaints.overdue_reasons(complaint, now)],
+            state_label=ComplaintState.label_of(complaint.state), labels=labels.COMPLAINT,
             may_see_customer=sm.has_access("can_show", "CustomerView"),
             customer_mobile=mask("mobile", complaint.customer.mobile),
         )
@@ -542,14 +466,14 @@ def step_form(step, session) -> type:
 
 
 def _field(name, session, description):
-    label = FIELD_LABELS.get(name, name)
+    label = labels.COMPLAINT_STEP_FIELDS.get(name, name)
     kind = FIELD_KINDS[name]
     if kind == "text" and name in LONG_TEXT:
         return TextAreaField(label, description=description, widget=BS3TextAreaFieldWidget())
     if kind == "text":
         return StringField(label, description=description, widget=BS3TextFieldWidget())
     if kind == "choice":
-        return SelectField(label, choices=_choices_with_blank(CHOICE_ENUMS[name]), validate_choice=False,
+        return SelectField(label, choices=_choices_with_blank(labels.COMPLAINT_CHOICES[name]), validate_choice=False,
                            description=description, widget=Select2Widget())
     if kind == "department":
         departments = session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
@@ -591,57 +515,6 @@ def transition_message(session, step, source, target, number, complaint):
 
 # --- detail page ----------------------------------------------------------------------------------
 
-def readable(name, value, departments) -> str:
-    if value is None or value == "":
-        return ""
-    if name in CHOICE_ENUMS:
-        return CHOICE_ENUMS[name].label_of(value)
-    if name == "department_id":
-        return departments.get(value, str(value))
-    if isinstance(value, bool):
-        return str(_l("Yes") if value else _l("No"))
-    if hasattr(value, "strftime"):
-        return _minute(value) if hasattr(value, "hour") else f"{value:%Y-%m-%d}"
-    return str(value)
-
-
-DETAIL_SECTIONS = (
-    (_l("Receipt"), ("received_at", "channel", "customer", "unit", "content", "first_responsible")),
-    (_l("Confirmation"), ("confirmed_how", "invalid_explanation")),
-    (_l("Assessment"), ("severity", "category", "legal_opinion", "handling_plan", "plan_approved")),
-    (_l("Assignment"), ("department_id", "assigned_post", "assigned_person")),
-    (_l("Investigation and handling"), ("cause_analysis", "report", "measures", "handling_person",
-                                         "handling_deadline")),
-    (_l("Reply"), ("reply_result", "customer_accepted", "satisfaction", "rehandling_count")),
-    (_l("Closing"), ("department_signed_off", "person_signed_off", "closed_at")),
-    (_l("Return visit"), ("return_visit_method", "return_visit_record", "return_visit_satisfaction",
-                          "return_visited_at")),
-    (_l("Feedback"), ("root_cause", "improvement", "case_entry_id")),
-    (_l("Deadlines"), ("assign_due_at", "investigate_due_at", "close_due_at", "return_visit_due_at")),
-)
-
-
-def detail_sections(complaint, departments, names, unit) -> list[tuple[str, list[tuple[str, str]]]]:
-    special = {
-        "customer": complaint.customer.name,
-        "unit": getattr(unit, "label", None) or (str(unit) if unit else ""),
-        "first_responsible": names.get(complaint.first_responsible_id, ""),
-        "plan_approved": str(_l("Yes")) if complaint.plan_approved else "",
-        "rehandling_count": str(complaint.rehandling_count) if complaint.rehandling_count else "",
-    }
-    sections = []
-    for title, columns in DETAIL_SECTIONS:
-        rows = []
-        for column in columns:
-            text = special[column] if column in special else readable(column, getattr(complaint, column),
-                                                                       departments)
-            if text:
-                rows.append((str(COMPLAINT.get(column, column)), text))
-        if rows:
-            sections.append((str(title), rows))
-    return sections
-
-
 def timeline_entry(step, departments) -> dict:
     try:
         data = json.loads(step.data) if step.data else {}
@@ -653,7 +526,8 @@ def timeline_entry(step, departments) -> dict:
         "from": ComplaintState.label_of(step.from_state) if step.from_state else "",
         "to": ComplaintState.label_of(step.to_state),
         "comment": step.comment or "",
-        "data": [(str(FIELD_LABELS.get(k, k)), readable(k, data[k], departments)) for k in _in_form_order(step, data)],
+        "data": [(labels.label(labels.COMPLAINT_STEP_FIELDS, k), labels.readable(k, data[k], departments))
+                 for k in _in_form_order(step, data)],
     }
 
 

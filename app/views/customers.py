@@ -16,11 +16,11 @@ from app.domain import privacy
 from app.domain.errors import DomainError, NotFoundError
 from app.domain.records import unit_of_work
 from app.extensions import db
+from app.labels import CUSTOMER, PROPERTY
 from app.models import Building, Customer, CustomerUnit, Project, Unit
 from app.models.choices import CustomerKind, CustomerStage, Gender
 
-from .base import CsvExportMixin, DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
-from .labels import CUSTOMER, PROPERTY
+from .base import CsvExportMixin, DomainModelView, KefuInterface, RelatedTextFilter
 
 
 class _UnitFilter(RelatedTextFilter):
@@ -161,7 +161,7 @@ class CustomerView(CsvExportMixin, DomainModelView):
             if item is None:
                 raise NotFoundError()
             with unit_of_work(db.session):
-                value = privacy.reveal(db.session, item, field, self._actor(), may_reveal())
+                value = privacy.reveal(db.session, item, field, self._actor())
         except DomainError as err:
             return jsonify(message=str(err)), err.status
         return jsonify(field=field, value=value)

@@ -3,10 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField
 
+from app.labels import ORG
 from app.models import Department, UserDepartment
 
 from .base import DomainModelView, KefuInterface
-from .labels import ORG
 
 
 class UserDepartmentView(DomainModelView):

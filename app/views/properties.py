@@ -3,10 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 
+from app.labels import PROPERTY
 from app.models import Building, Project, Unit
 
 from .base import DomainModelView, KefuInterface, RelatedTextFilter
-from .labels import PROPERTY
 
 
 class FilterBuildingProject(RelatedTextFilter):

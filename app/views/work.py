@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.orm import lazyload, selectinload
 from wtforms import SelectField, StringField, TextAreaField
 
-from app import audit
+from app import audit, labels
 from app.domain import approvals, calendar, cases, complaint_stats, complaints, scope
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import unit_of_work
@@ -44,7 +44,6 @@ from .complaints import (
     approval_kind_label,
     overdue_text,
 )
-from .labels import COMMON
 
 MY_WORK_LIMIT = 100  # rows per section; the rest is one click away in the filtered list
 APPROVAL_DUE_HOURS = 24  # an approval waiting longer than this is shown in red
@@ -225,13 +224,7 @@ class MyWorkView(BaseView):
 
 # --- approvals ----------------------------------------------------------------------------------
 
-APPROVAL = {
-    **COMMON,
-    "kind": _l("Kind"), "subject": _l("Subject"), "summary": _l("Summary"), "detail": _l("Detail"),
-    "state": _l("State"), "requested_by_name": _l("Requested by"), "requested_at": _l("Requested at (UTC)"),
-    "decided_by_name": _l("Decided by"), "decided_at": _l("Decided at (UTC)"), "comment": _l("Comment"),
-    "waited": _l("Waiting / waited"),
-}
+APPROVAL = labels.APPROVAL
 
 
 class ApprovalInterface(ComputedColumnsInterface):
@@ -368,14 +361,7 @@ class ApprovalView(DomainModelView):
 
 # --- case library ---------------------------------------------------------------------------------
 
-CASE = {
-    **COMMON,
-    "title": _l("Title"), "project": _l("Project"), "stage": _l("Stage"), "category": _l("Category"),
-    "description": _l("Description"), "photos": _l("Photos"), "cause": _l("Cause"), "lesson": _l("Lesson"),
-    "department": _l("Responsible department"), "source_table": _l("Source"), "source_id": _l("Source record"),
-    "source": _l("Source record"),
-    "text": _l("Text"),
-}
+CASE = labels.CASE
 
 
 class FilterCaseProject(RelatedTextFilter):
@@ -441,23 +427,37 @@ class CaseEntryView(DomainModelView):
     search_form_extra_fields = {
         "text": StringField(_l("Text")),
         "project": StringField(_l("Project")),
-        "stage": SelectField(_l("Stage"), choices=CaseStage.choices()),
-        "category": SelectField(_l("Category"), choices=CaseCategory.choices()),
+        "stage": SelectField(_l("Stage"), choices=cases.choices("stage")),
+        "category": SelectField(_l("Category"), choices=cases.choices("category")),
     }
     form_fields = ["title", "project", "stage", "category", "description", "photos", "cause", "lesson",
                    "department"]
     add_columns = form_fields
     edit_columns = form_fields
     show_columns = [*form_fields, "source", "created_at", "updated_at", "version"]
+    # The choices are the domain's (app.domain.cases.CHOICES), and so is the check of a value: the select
+    # does not refuse one itself, app.domain.cases does, with the same message as for the API.
     add_form_extra_fields = edit_form_extra_fields = {
-        "stage": SelectField(_l("Stage"), choices=CaseStage.choices(), widget=Select2Widget()),
-        "category": SelectField(_l("Category"), choices=CaseCategory.choices(), widget=Select2Widget()),
+        "stage": SelectField(_l("Stage"), choices=cases.choices("stage", blank=True), validate_choice=False,
+                             widget=Select2Widget()),
+        "category": SelectField(_l("Category"), choices=cases.choices("category", blank=True),
+                                validate_choice=False, widget=Select2Widget()),
     }
     formatters_columns = {"stage": CaseStage.label_of, "category": CaseCategory.label_of}
 
     def __init__(self, **kwargs):
         self.edit_form_extra_fields = {**self.edit_form_extra_fields, **DomainModelView.edit_form_extra_fields}
         super().__init__(**kwargs)
+
+    # Writes go through app.domain.cases: who may write the library and the rules of an entry.
+    def pre_add(self, item):
+        self._through_domain(lambda: cases.add_entry(db.session, self._actor(), item))
+
+    def pre_update(self, item):
+        self._through_domain(lambda: cases.save_entry(db.session, item, self._actor(), request.form.get("version")))
+
+    def pre_delete(self, item):
+        self._through_domain(lambda: cases.delete_entry(db.session, item, self._actor(), item.version))
 
 
 # --- monthly statistics -----------------------------------------------------------------------------
@@ -467,13 +467,7 @@ LEDGER_SORT_CAP = 5_000  # above this many complaints in the month the ledger is
 LEDGER_COLUMNS = ("number", "received_at", "channel", "customer", "unit", "category", "severity", "summary",
                   "department", "state", "closed_at", "working_days", "satisfaction", "overdue",
                   "first_responsible")
-LEDGER_LABELS = {
-    "number": _l("Complaint number"), "received_at": _l("Received at"), "channel": _l("Channel"),
-    "customer": _l("Customer"), "unit": _l("Unit"), "category": _l("Category"), "severity": _l("Severity"),
-    "summary": _l("Content"), "department": _l("Department"), "state": _l("State"), "closed_at": _l("Closed at"),
-    "working_days": _l("Working days to close"), "satisfaction": _l("Satisfaction"), "overdue": _l("Overdue"),
-    "first_responsible": _l("First-responsible person"),
-}
+LEDGER_LABELS = labels.COMPLAINT_LEDGER
 NOT_SET = _l("Not set")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.domain.errors import StaleRecordError
 from app.domain.validation import check_id_number
-from app.views.labels import AUDIT_ACTIONS
+from app.labels import AUDIT_ACTIONS
 
 from .conftest import (
     FULL_ID_IN_TEXT,
