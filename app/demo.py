@@ -345,7 +345,7 @@ PATH = ("confirm", "assess", "assign", "start_handling", "reply", "close", "retu
 STOP_AFTER = {"received": 0, "confirmed": 1, "assessed": 2, "investigating": 3, "handling": 4, "replied": 5,
               "closed": 6, "return_visited": 7, "fed_back": 8}
 # Hours between one step and the next (low, high), before fitting the walk between receipt and now.
-GAP_HOURS = {"confirm": (0.3, 3), "close_invalid": (0.3, 3), "assess": (1, 8), "decide": (4, 30),
+GAP_HOURS = {"acknowledge": (0.05, 0.5), "confirm": (0.3, 3), "close_invalid": (0.3, 3), "assess": (1, 8), "decide": (4, 30),
              "assign": (0.5, 4), "start_handling": (8, 72), "add_progress": (24, 96), "reply": (24, 120),
              "close": (8, 48), "return_visit": (24, 150), "feed_back": (24, 120)}
 
@@ -473,6 +473,8 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
         add("close_invalid", first, {"invalid_explanation": plan.invalid_explanation})
         return steps
     stop = STOP_AFTER[plan.final]
+    if rng.random() < 0.9:  # 受理回执: most are acknowledged at once; a few wait (overdue on the demo's day)
+        add("acknowledge", first, {"acknowledged_how": rng.choice(("phone", "phone", "on_site"))})
     for action in PATH[:stop]:
         if action == "confirm":
             add("confirm", first, {"confirmed_how": rng.choice(CONFIRMED_HOW)})
@@ -491,7 +493,7 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
                     add("decide_plan", "gm")
         elif action == "assign":
             post, person = POSTS[department]
-            add("assign", first, {"department_id": department, "assigned_post": post, "assigned_person": person})
+            add("assign", "cs_manager", {"department_id": department, "assigned_post": post, "assigned_person": person})
         elif action == "start_handling":
             deadline = (plan.received_at + timedelta(days=rng.randint(8, 20))).date()
             add("start_handling", doer, {"cause_analysis": topic.cause, "report": f"现场调查报告：{topic.cause}",
@@ -516,7 +518,8 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
         elif action == "return_visit":
             add("return_visit", first, {"return_visit_method": rng.choice(("phone", "phone", "on_site")),
                                         "return_visit_record": rng.choice(RETURN_RECORDS),
-                                        "return_visit_satisfaction": rng.choice((3, 4, 5, 5))})
+                                        "return_visit_satisfaction": rng.choice((3, 4, 5, 5)),
+                                        "return_visit_process_satisfaction": rng.choice((3, 4, 4, 5))})
         elif action == "feed_back":
             fields = {"root_cause": topic.root_cause, "improvement": topic.improvement}
             if plan.with_case:

@@ -24,7 +24,7 @@ from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from sqlalchemy import case, false, func, or_, select
 
 from app import audit
-from app.domain import approvals, attachments, calendar, cases, complaint_stats, complaints, records
+from app.domain import approvals, attachments, calendar, cases, complaint_stats, complaints, records, worklist
 from app.domain.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import Approval, CaseEntry, Complaint, ComplaintStep, Department, Project, Unit
@@ -69,8 +69,7 @@ COMPLAINT_SHOW = [
 ]
 CREATE_FIELDS = ("channel", "customer_id", "content", "received_at", "unit_id")
 # What overdue_reasons reads (loaded for a page of complaints in one statement).
-OVERDUE_INPUTS = ("state", "assign_due_at", "investigate_due_at", "close_due_at", "handling_deadline",
-                  "return_visit_due_at")
+OVERDUE_INPUTS = complaints.WORKFLOW.deadline_columns()
 LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX = 1000, 10_000
 
 
@@ -134,6 +133,7 @@ class ComplaintApi(DomainModelRestApi):
         return {
             "number": complaint.number,
             "overdue": complaints.overdue_reasons(complaint, calendar.local_now()),
+            "status_text": worklist.status_text(db.session, complaint),
             "allowed_actions": [step.action for step in complaints.allowed_steps(db.session, complaint,
                                                                                   self.actor())],
         }

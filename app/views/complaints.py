@@ -16,6 +16,7 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
     BS3TextFieldWidget,
+    Select2ManyWidget,
     Select2Widget,
 )
 from flask_appbuilder.forms import DynamicForm
@@ -25,10 +26,10 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import not_, select
 from sqlalchemy.orm import joinedload
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import Input
 
-from app.domain import approvals, calendar, complaints
+from app.domain import approvals, calendar, complaints, workflow, worklist
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask
 from app.domain.records import unit_of_work
@@ -40,6 +41,7 @@ from app.models.choices import (
     CaseStage,
     Channel,
     ComplaintCategory,
+    ComplaintRoute,
     ComplaintState,
     Severity,
     VisitMethod,
@@ -69,6 +71,11 @@ FIELD_LABELS = {
     "root_cause": _l("Root cause"), "improvement": _l("Improvement"),
     "case_title": _l("Case-library entry: title"), "case_stage": _l("Case-library entry: stage"),
     "case_category": _l("Case-library entry: category"), "case_lesson": _l("Case-library entry: lesson"),
+    "remedy_requested": _l("Remedy the customer asks for"), "acknowledged_how": _l("Acknowledged how"),
+    "acknowledge_note": _l("Note"), "acknowledged_at": _l("Acknowledged at"),
+    "acknowledge_due_at": _l("Acknowledgement due"), "unresolved_position": _l("Company's final position"),
+    "unresolved_routes": _l("Routes explained to the customer"),
+    "return_visit_process_satisfaction": _l("Satisfaction with how the complaint was handled"),
 }
 
 COMPLAINT = {
@@ -102,7 +109,9 @@ EXTRA_ACTIONS = {
 CHOICE_ENUMS = {
     "severity": Severity, "category": ComplaintCategory, "return_visit_method": VisitMethod,
     "case_stage": CaseStage, "case_category": CaseCategory, "channel": Channel, "state": ComplaintState,
+    "acknowledged_how": VisitMethod,
 }
+MULTIPLE_CHOICE_ENUMS = {"unresolved_routes": ComplaintRoute}
 
 # Consequential actions ask the user to confirm before the form is sent.
 CONFIRM_ACTIONS = {
@@ -115,12 +124,14 @@ CONFIRM_ACTIONS = {
 LONG_TEXT = frozenset({
     "invalid_explanation", "legal_opinion", "handling_plan", "cause_analysis", "report", "measures",
     "progress_note", "reply_result", "return_visit_record", "root_cause", "improvement", "case_lesson",
+    "unresolved_position", "customer_told_how",
 })
 FIELD_KINDS = {
     **{name: "text" for name, parse in complaints.FIELDS.items() if parse is complaints._text},
     **{name: "choice" for name in CHOICE_ENUMS if name in complaints.FIELDS},
     "department_id": "department", "handling_deadline": "date", "customer_accepted": "yes_no",
-    "satisfaction": "score", "return_visit_satisfaction": "score",
+    "satisfaction": "score", "return_visit_satisfaction": "score", "return_visit_process_satisfaction": "score",
+    "unresolved_routes": "choices",
     "department_signed_off": "tick", "person_signed_off": "tick",
 }
 
@@ -404,6 +415,8 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             state_label=ComplaintState.label_of(complaint.state), labels=COMPLAINT,
             may_see_customer=sm.has_access("can_show", "CustomerView"),
             customer_mobile=mask("mobile", complaint.customer.mobile),
+            stepper=workflow.states_in_path(complaints.WORKFLOW, complaint),
+            status_text=worklist.status_text(session, complaint, now),
         )
 
     # --- a step -------------------------------------------------------------------------------
@@ -534,7 +547,7 @@ def step_form(step, session) -> type:
         comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget())
 
     # Fields a step also requires for a serious complaint (assess: legal opinion and plan for 重大/危机).
-    extra = set(step.extra_required(None, {"severity": Severity.MAJOR.value})) if step.extra_required else set()
+    extra = {name for name, spec in step.fields.items() if spec.when is not None}
     for name in (*step.required, *step.optional):
         description = _l("Required for major and crisis complaints.") if name in extra else ""
         setattr(StepForm, name, _field(name, session, description))
@@ -565,6 +578,9 @@ def _field(name, session, description):
                            validate_choice=False, description=description, widget=Select2Widget())
     if kind == "tick":
         return BooleanField(label, description=description)
+    if kind == "choices":
+        return SelectMultipleField(label, choices=MULTIPLE_CHOICE_ENUMS[name].choices(), validate_choice=False,
+                                   description=description, widget=Select2ManyWidget())
     raise LookupError(name)
 
 
@@ -575,6 +591,9 @@ def step_values(step, form) -> dict:
         data = form[name].data
         if FIELD_KINDS[name] == "tick":
             values[name] = bool(data)
+        elif FIELD_KINDS[name] == "choices":
+            if data:
+                values[name] = list(data)
         elif data is not None and str(data).strip() != "":
             values[name] = data
     return values
@@ -582,7 +601,7 @@ def step_values(step, form) -> dict:
 
 def transition_message(session, step, source, target, number, complaint):
     waiting = approvals.pending_for(session, complaint)
-    if waiting is not None and (step.action in ("assess", "close")):
+    if waiting is not None and step.approval is not None:
         return _l("%(number)s: “%(action)s” recorded; it now waits for the general manager's approval.",
                   number=number, action=step.label)
     return _l("%(number)s: “%(action)s” recorded; the complaint is now “%(state)s”.", number=number,
@@ -596,6 +615,9 @@ def readable(name, value, departments) -> str:
         return ""
     if name in CHOICE_ENUMS:
         return CHOICE_ENUMS[name].label_of(value)
+    if name in MULTIPLE_CHOICE_ENUMS:
+        codes = value if isinstance(value, list) else str(value).split(",")
+        return "、".join(MULTIPLE_CHOICE_ENUMS[name].label_of(code) for code in codes)
     if name == "department_id":
         return departments.get(value, str(value))
     if isinstance(value, bool):
