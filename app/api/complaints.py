@@ -66,8 +66,10 @@ COMPLAINT_SHOW = [
     "person_signed_off", "closed_at", "return_visit_method", "return_visit_record", "return_visit_satisfaction",
     "return_visited_at", "root_cause", "improvement", "case_entry_id", "assign_due_at", "investigate_due_at",
     "close_due_at", "return_visit_due_at", "created_at", "updated_at",
+    "remedy_requested", "acknowledge_due_at", "acknowledged_at", "acknowledged_how", "unresolved_position",
+    "unresolved_routes", "return_visit_process_satisfaction",
 ]
-CREATE_FIELDS = ("channel", "customer_id", "content", "received_at", "unit_id")
+CREATE_FIELDS = ("channel", "customer_id", "content", "received_at", "unit_id", "remedy_requested")
 # What overdue_reasons reads (loaded for a page of complaints in one statement).
 OVERDUE_INPUTS = complaints.WORKFLOW.deadline_columns()
 LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX = 1000, 10_000
@@ -159,7 +161,7 @@ class ComplaintApi(DomainModelRestApi):
                 complaint = complaints.open_complaint(
                     db.session, self.actor(), channel=data.get("channel"), customer_id=data.get("customer_id"),
                     content=data.get("content"), received_at=data.get("received_at"),
-                    unit_id=unit_id)
+                    unit_id=unit_id, remedy_requested=data.get("remedy_requested"))
         except DomainError as err:
             db.session.rollback()
             return self.domain_error(err)

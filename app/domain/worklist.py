@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.models import Approval, CalendarYear, Department, UserDepartment
 
@@ -166,7 +167,9 @@ def waiting(session, at: datetime | None = None) -> list[Person]:
         if not workflow.waits:
             continue
         model = workflow.model
-        for record in session.scalars(select(model).where(model.state.in_(list(workflow.waits))).order_by(model.id)):
+        # Every relationship of the page of records in one query each (what summary_of and the parties read).
+        query = select(model).where(model.state.in_(list(workflow.waits))).options(selectinload("*")).order_by(model.id)
+        for record in session.scalars(query):
             subjects[(model.__tablename__, record.id)] = (workflow, record)
             if (model.__tablename__, record.id) in waiting_for_gm:
                 continue

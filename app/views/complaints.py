@@ -104,6 +104,8 @@ EXTRA_ACTIONS = {
     "reject_plan": _l("Handling plan rejected by the general manager"),
     "approve_close": _l("Closing approved by the general manager"),
     "reject_close": _l("Closing rejected by the general manager"),
+    "approve_close_unresolved": _l("Closing unresolved approved by the general manager"),
+    "reject_close_unresolved": _l("Closing unresolved rejected by the general manager"),
 }
 
 CHOICE_ENUMS = {
@@ -402,12 +404,13 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             actions = complaints.allowed_steps(session, complaint, actor)
         departments = {d.id: d.name for d in session.scalars(select(Department))}
         names = user_names(session, {complaint.first_responsible_id})
+        actors = user_names(session, {step.actor_id for step in steps})  # people by their names
         unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
         now = calendar.local_now()
         return self.render_template(
             "kefu/complaint_show.html", title=f"{self.show_title} {complaint.number}", complaint=complaint,
             sections=detail_sections(complaint, departments, names, unit),
-            timeline=[timeline_entry(step, departments) for step in steps],
+            timeline=[timeline_entry(step, departments, actors) for step in steps],
             approvals=found_approvals, approval_kind_label=approval_kind_label,
             approval_state_label=ApprovalState.label_of, may_show_approvals=sm.has_access("can_show", "ApprovalView"),
             actions=actions, confirm_actions=CONFIRM_ACTIONS,
@@ -664,13 +667,14 @@ def detail_sections(complaint, departments, names, unit) -> list[tuple[str, list
     return sections
 
 
-def timeline_entry(step, departments) -> dict:
+def timeline_entry(step, departments, actors=None) -> dict:
     try:
         data = json.loads(step.data) if step.data else {}
     except ValueError:
         data = {}
     return {
-        "at": _minute(step.at), "actor": step.actor_name, "action": action_label(step.action),
+        "at": _minute(step.at), "actor": (actors or {}).get(step.actor_id) or step.actor_name,
+        "action": action_label(step.action),
         "code": step.action,
         "from": ComplaintState.label_of(step.from_state) if step.from_state else "",
         "to": ComplaintState.label_of(step.to_state),

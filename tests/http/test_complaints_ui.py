@@ -385,7 +385,7 @@ def test_my_work_lists_overdue_first(html_as, customer, departments):
     # Received later, still waiting to be confirmed: overdue.
     late = receive(client, customer["mobile"], "后来的投诉", received_at=local_now() - timedelta(days=10))
     old_no, late_no = complaint_row_number(html_as, old), complaint_row_number(html_as, late)
-    mine = _section(text_of(client.get("/mywork/")), "mine")
+    mine = _section(text_of(client.get("/mywork/")), "complaint")
     assert old_no in mine and late_no in mine
     assert mine.index(late_no) < mine.index(old_no)
     classes = re.findall(r'<tr class="(kefu-work-row[^"]*)"', mine)
@@ -398,13 +398,13 @@ def test_my_work_lists_overdue_first(html_as, customer, departments):
 def test_my_work_of_each_role(html_as, customer, departments):
     pk = receive(html_as("cs_staff"), customer["mobile"], "门禁卡失灵")
     number = complaint_row_number(html_as, pk)
-    assert number in _section(text_of(html_as("cs_staff").get("/mywork/")), "mine")
+    assert number in _section(text_of(html_as("cs_staff").get("/mywork/")), "complaint")
     assert number not in my_work(text_of(html_as("cs_manager").get("/mywork/")))  # not theirs, not their step
     walk(html_as, pk, TO_INVESTIGATING, departments)
-    assert number in _section(text_of(html_as("eng_staff").get("/mywork/")), "department")
+    assert number in _section(text_of(html_as("eng_staff").get("/mywork/")), "complaint")
     assert number not in my_work(text_of(html_as("pm_staff").get("/mywork/")))
     walk(html_as, pk, ["start_handling", "reply"], departments)
-    assert number in _section(text_of(html_as("cs_manager").get("/mywork/")), "manager")
+    assert number in _section(text_of(html_as("cs_manager").get("/mywork/")), "complaint")
     assert number not in my_work(text_of(html_as("eng_staff").get("/mywork/")))
 
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from app.domain import complaints, records
 from app.domain.errors import DomainError
-from app.models import ComplaintStep
+from app.models import ComplaintStep, Department
 from tests.conftest import USERNAMES, audit_count
-from tests.unit.test_complaints import GOOD, eng, fields, open_one, walk  # noqa: F401 (eng is a fixture)
+from tests.unit.test_complaints import GOOD, fields, open_one, walk
 
 # SPEC §1/§3: CS Staff receive, acknowledge, confirm, assess general complaints, reply (first-responsible)
 # and return-visit; the CS Manager also assigns, closes (resolved or not) and feeds back; the assigned
@@ -46,6 +46,11 @@ EVERY_ACTION = ("acknowledge", "confirm", "close_invalid", "assess", "assign", "
 SOME_FIELDS = {**GOOD, "acknowledge": {"acknowledged_how": "phone"},
                "close_unresolved": {"unresolved_position": "按合同无法满足", "unresolved_routes": ["hotline_12345"],
                                     "customer_told_how": "电话告知"}}
+
+
+@pytest.fixture
+def eng(ctx):
+    return ctx.scalar(select(Department).where(Department.code == "ENG"))
 
 
 def walk_to(session, complaint, actions, users, eng_department):
