@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import object_session
 
 from app import audit
 from app.models import (
@@ -92,8 +91,8 @@ RETURN_VISIT_DUE = Deadline("return_visit", _l("return visit"), "due_on")
 
 
 def _own_return_visit_due(visit):
-    return object_session(visit).scalar(select(ReturnVisit.due_on).where(
-        ReturnVisit.visit_id == visit.id, ReturnVisit.kind == ReturnVisitKind.VISIT, ReturnVisit.state == RV.DUE))
+    due = [r.due_on for r in visit.return_visits if r.kind == ReturnVisitKind.VISIT and r.state == RV.DUE]
+    return min(due) if due else None
 
 
 # A visit's own return visit is due a week after its last rectification deadline (a row of return_visit).
@@ -158,14 +157,15 @@ def _rectifications(value) -> list[dict]:
 
 def _record_items(session, visit, actor, values):
     for seq, item in enumerate(values["items"], start=1):
-        session.add(VisitItem(visit_id=visit.id, seq=seq, **item))
+        visit.items.append(VisitItem(seq=seq, **item))
     visit.visited_at = values.get("visited_at") or calendar.local_now()
 
 
+# The visit's items, rectifications and return visits are read through its relationships (loaded once for
+# a whole list of visits by the worklist), never by a query per visit.
+
 def _non_conforming(session, visit) -> list[VisitItem]:
-    return session.scalars(select(VisitItem).where(VisitItem.visit_id == visit.id,
-                                                   VisitItem.result == ItemResult.NON_CONFORMING)
-                           .order_by(VisitItem.seq)).all()
+    return sorted((item for item in visit.items if item.result == ItemResult.NON_CONFORMING), key=lambda i: i.seq)
 
 
 def _found_non_conforming(session, visit, actor):
@@ -189,15 +189,14 @@ def _rectifications_cover_items(session, visit, actor, values):
 
 def _create_rectifications(session, visit, actor, values):
     for row in values["rectifications"]:
-        session.add(Rectification(visit_id=visit.id, state=R.OPEN, round=1, **row))
+        visit.rectifications.append(Rectification(state=R.OPEN, round=1, **row))
     due = max(row["deadline"] for row in values["rectifications"]) + RETURN_VISIT_AFTER_DEADLINE
     session.add(ReturnVisit(kind=ReturnVisitKind.VISIT, customer_id=visit.customer_id, unit_id=visit.unit_id,
                             visit_id=visit.id, due_on=due, state=RV.DUE))
 
 
 def _open_rectifications(session, visit) -> int:
-    return session.scalar(select(func.count()).select_from(Rectification).where(
-        Rectification.visit_id == visit.id, Rectification.state != R.SATISFIED))
+    return sum(1 for item in visit.rectifications if item.state != R.SATISFIED)
 
 
 def _every_item_satisfied(session, visit, actor=None):
@@ -210,9 +209,7 @@ def _every_item_satisfied(session, visit, actor=None):
 
 
 def _effect_confirmed_if_rectified(session, visit, actor, values):
-    had_rectifications = session.scalar(select(func.count()).select_from(Rectification)
-                                        .where(Rectification.visit_id == visit.id))
-    if had_rectifications and not values.get("effect_confirmed"):
+    if visit.rectifications and not values.get("effect_confirmed"):
         raise ValidationError({"effect_confirmed": _l("Confirm with the customer that the rectification worked.")})
 
 

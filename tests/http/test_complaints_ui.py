@@ -187,7 +187,7 @@ def test_only_customer_service_receives_complaints(username, html_as, customer, 
 def test_cs_staff_on_a_received_complaint_may_confirm_or_close_as_invalid(html_as, customer):
     pk = receive(html_as("cs_staff"), customer["mobile"], "地下车库积水")
     page = text_of(html_as("cs_staff").get(f"/complaint/show/{pk}"))
-    assert buttons(page) == {"confirm", "close_invalid"}
+    assert buttons(page) == {"acknowledge", "confirm", "close_invalid"}  # 受理回执 until given
     assert f"/complaint/transition/{pk}/confirm" in page
     assert "/assign" not in page
 
@@ -228,7 +228,7 @@ def test_department_staff_see_their_department_s_complaints_only_after_assignmen
     # After handling starts the first-responsible person replies; the department may add progress only.
     walk(html_as, pk, ["start_handling"], departments)
     assert buttons(text_of(html_as("eng_staff").get(f"/complaint/show/{pk}"))) == {"add_progress"}
-    assert buttons(text_of(html_as("cs_staff").get(f"/complaint/show/{pk}"))) == {"add_progress", "reply"}
+    assert buttons(text_of(html_as("cs_staff").get(f"/complaint/show/{pk}"))) == {"acknowledge", "add_progress", "reply"}
 
 
 def complaint_row_number(html_as, pk) -> str:

@@ -37,6 +37,9 @@ def test_my_work_and_the_reminders_agree_for_every_demo_user(app, html_as):
     reminders = reminder_items(app)
     assert any(reminders.get(name) for name in USERNAMES), "the demo data leaves nobody anything to do"
     for username in USERNAMES:
+        if username == "auditor":  # reads everything, acts on nothing: no my-work page, nothing to remind
+            assert not reminders.get(username)
+            continue
         shown = my_work_items(html_as(username))
         assert shown == reminders.get(username, Counter()), username
 
