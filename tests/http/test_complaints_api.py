@@ -686,7 +686,7 @@ def test_two_users_acting_on_one_complaint_at_the_same_moment(round_, walker, ap
     from app.models import AuditLog, ComplaintStep
 
     created = walker.open()
-    cid, version = created["id"], created["version"]
+    cid, version = created["id"], walker.version(created["id"])  # after the acknowledgement
     clients = {"confirm": _login(app, "cs_staff"), "close_invalid": _login(app, "cs_manager")}
     barrier = threading.Barrier(len(clients))
     results: dict[str, object] = {}

@@ -29,7 +29,7 @@ def has_chinese(text: str) -> bool:
 
 
 def test_the_remedy_and_the_acknowledgement_are_recorded(walker):
-    opened = walker.open(remedy_requested="要求赔偿天花板修复费用")
+    opened = walker.open(remedy_requested="要求赔偿天花板修复费用", acknowledge=False)
     cid = opened["id"]
     stored = walker.stored(cid)
     assert stored["remedy_requested"] == "要求赔偿天花板修复费用"
@@ -77,9 +77,9 @@ def test_closing_unresolved_is_the_managers_and_explains_the_routes(walker, dbr)
     assert stored["state"] == "closed_unresolved"
     assert stored["unresolved_routes"] == "hotline_12345,consumer_association,court"
     with dbr.session() as s:  # the close filed the complaint record form itself (SPEC §3)
-        filed = s.scalars(select(ArchiveRecord).where(ArchiveRecord.source_table == "complaint",
-                                                      ArchiveRecord.source_id == cid)).all()
-    assert [r.form for r in filed] == ["complaint_record"]
+        filed = s.scalars(select(ArchiveRecord.form).where(ArchiveRecord.source_table == "complaint",
+                                                           ArchiveRecord.source_id == cid)).all()
+    assert filed == ["complaint_record"]
 
 
 def test_closing_files_the_record_form_in_the_same_step(walker, dbr):
