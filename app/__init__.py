@@ -62,7 +62,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.json.ensure_ascii = False  # JSON answers carry Chinese as UTF-8, readable where they are shown raw
 
     from app import audit, errors, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import archive, archive_loans, cases, complaints, logins, records, visits
+    from app.domain import archive, archive_loans, cases, complaints, logins, records, visits, workflow  # noqa: F401 (the workflows declare themselves on import)
     from app.extensions import db, migrate
 
     web_security.install_csrf(app)  # before AppBuilder: FAB exempts its APIs as it registers them
@@ -71,11 +71,9 @@ def create_app(config_object="config.Config") -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     records.install(Session)  # field rules and permanent records, on every session
     cases.install(Session)  # case-library entries carry no customer's name, phone or unit
-    complaints.install(Session)  # complaint states change only through the workflow
+    workflow.install(Session)  # a workflow record's state changes only through its steps (every workflow)
     audit.install(Session)  # the audit trail, on every session
     archive.install(Session)  # a printed file whose record does not commit is removed again
-    archive_loans.install()  # loans outside the company go to the general manager
-    visits.install(Session)  # visit states change only through the visit procedure; summaries go to the GM
     logins.install(Session)  # a password change or deactivation ends the user's API tokens
 
     with app.app_context():

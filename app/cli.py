@@ -111,7 +111,7 @@ def register_cli(app) -> None:
         """The years in the table; a warning for this year or next year if missing (they would be
         counted as plain Monday to Friday)."""
         from app.domain.calendar import local_now
-        from app.domain.reminders import missing_calendar_years
+        from app.domain.worklist import missing_calendar_years
 
         years = _calendar_years()
         if years:

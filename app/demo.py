@@ -334,20 +334,21 @@ RETURN_RECORDS = ["客户对处理结果表示满意", "客户认可处理结果
 CHANNEL_WEIGHTS = [("hotline", 40), ("front_desk", 25), ("online", 15), ("forum", 10), ("mail", 10)]
 # How many demo complaints end in each state.
 STATE_COUNTS = [
-    ("fed_back", 128), ("return_visited", 30), ("closed", 25), ("replied", 15), ("handling", 25),
+    ("fed_back", 124), ("closed_unresolved", 4), ("return_visited", 30), ("closed", 25), ("replied", 15), ("handling", 25),
     ("investigating", 18), ("assessed", 12), ("confirmed", 10), ("received", 12), ("closed_invalid", 25),
 ]
 # Age in days (received how long before now) per final state: open ones are mostly recent.
 AGE_DAYS = {"fed_back": (20, DEMO_COMPLAINT_DAYS), "return_visited": (12, 120), "closed": (2, 16), "replied": (2, 14),
             "handling": (1, 16), "investigating": (0.5, 6), "assessed": (0.2, 3), "confirmed": (0.1, 2),
-            "received": (0.0, 1.5), "closed_invalid": (0.5, DEMO_COMPLAINT_DAYS)}
+            "received": (0.0, 1.5), "closed_invalid": (0.5, DEMO_COMPLAINT_DAYS),
+            "closed_unresolved": (20, 150)}
 PATH = ("confirm", "assess", "assign", "start_handling", "reply", "close", "return_visit", "feed_back")
 STOP_AFTER = {"received": 0, "confirmed": 1, "assessed": 2, "investigating": 3, "handling": 4, "replied": 5,
-              "closed": 6, "return_visited": 7, "fed_back": 8}
+              "closed": 6, "return_visited": 7, "fed_back": 8, "closed_unresolved": 4}
 # Hours between one step and the next (low, high), before fitting the walk between receipt and now.
-GAP_HOURS = {"confirm": (0.3, 3), "close_invalid": (0.3, 3), "assess": (1, 8), "decide": (4, 30),
+GAP_HOURS = {"acknowledge": (0.05, 0.5), "confirm": (0.3, 3), "close_invalid": (0.3, 3), "assess": (1, 8), "decide": (4, 30),
              "assign": (0.5, 4), "start_handling": (8, 72), "add_progress": (24, 96), "reply": (24, 120),
-             "close": (8, 48), "return_visit": (24, 150), "feed_back": (24, 120)}
+             "close": (8, 48), "close_unresolved": (24, 96), "return_visit": (24, 150), "feed_back": (24, 120)}
 
 
 @dataclass
@@ -473,6 +474,8 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
         add("close_invalid", first, {"invalid_explanation": plan.invalid_explanation})
         return steps
     stop = STOP_AFTER[plan.final]
+    if rng.random() < 0.9:  # 受理回执: most are acknowledged at once; a few wait (overdue on the demo's day)
+        add("acknowledge", first, {"acknowledged_how": rng.choice(("phone", "phone", "on_site"))})
     for action in PATH[:stop]:
         if action == "confirm":
             add("confirm", first, {"confirmed_how": rng.choice(CONFIRMED_HOW)})
@@ -491,7 +494,7 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
                     add("decide_plan", "gm")
         elif action == "assign":
             post, person = POSTS[department]
-            add("assign", first, {"department_id": department, "assigned_post": post, "assigned_person": person})
+            add("assign", "cs_manager", {"department_id": department, "assigned_post": post, "assigned_person": person})
         elif action == "start_handling":
             deadline = (plan.received_at + timedelta(days=rng.randint(8, 20))).date()
             add("start_handling", doer, {"cause_analysis": topic.cause, "report": f"现场调查报告：{topic.cause}",
@@ -516,7 +519,8 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
         elif action == "return_visit":
             add("return_visit", first, {"return_visit_method": rng.choice(("phone", "phone", "on_site")),
                                         "return_visit_record": rng.choice(RETURN_RECORDS),
-                                        "return_visit_satisfaction": rng.choice((3, 4, 5, 5))})
+                                        "return_visit_satisfaction": rng.choice((3, 4, 5, 5)),
+                                        "return_visit_process_satisfaction": rng.choice((3, 4, 4, 5))})
         elif action == "feed_back":
             fields = {"root_cause": topic.root_cause, "improvement": topic.improvement}
             if plan.with_case:
@@ -524,6 +528,13 @@ def _steps(plan: DemoComplaint, rng: random.Random) -> list[tuple]:
                 fields |= {"case_title": title, "case_stage": stage, "case_category": category,
                            "case_lesson": topic.improvement}
             add("feed_back", "cs_manager", fields)
+    if plan.final == "closed_unresolved":  # the customer wants more than the contract gives: routes explained
+        add("close_unresolved", "cs_manager", {
+            "unresolved_position": f"{topic.measures}已按合同和国家标准完成，客户要求的额外赔偿超出合同约定，公司无法满足。",
+            "unresolved_routes": ["internal", "hotline_12345", "consumer_association"],
+            "customer_told_how": rng.choice(TOLD_HOW)})
+        if serious:
+            add("decide_close_unresolved", "gm")
     return steps
 
 
@@ -547,7 +558,8 @@ def _walk(session, plan: DemoComplaint, users, departments, clock, now: datetime
         clock["now"] = moment.replace(microsecond=0)
         actor = users[username]
         if action.startswith("decide"):
-            kind = "complaint_close" if action == "decide_close" else "complaint_plan"
+            kind = {"decide_close": "complaint_close", "decide_close_unresolved": "complaint_close_unresolved"}.get(
+                action, "complaint_plan")
             approval = approvals.pending_for(session, complaint, kind)
             if action == "decide_plan_reject":
                 approvals.decide(session, approval, "reject", "赔偿方案超出合同约定，请补充赔偿上限后重新报批。", actor)

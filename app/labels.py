@@ -21,6 +21,7 @@ from app.models.choices import (
     CaseStage,
     Channel,
     ComplaintCategory,
+    ComplaintRoute,
     ComplaintState,
     Severity,
     VisitMethod,
@@ -115,6 +116,9 @@ COMPLAINT_STEP_FIELDS = _table(
     root_cause=_l("Root cause"), improvement=_l("Improvement"),
     case_title=_l("Case-library entry: title"), case_stage=_l("Case-library entry: stage"),
     case_category=_l("Case-library entry: category"), case_lesson=_l("Case-library entry: lesson"),
+    acknowledged_how=_l("Acknowledged how"), acknowledge_note=_l("Note"),
+    unresolved_position=_l("Company's final position"), unresolved_routes=_l("Routes explained to the customer"),
+    return_visit_process_satisfaction=_l("Satisfaction with how the complaint was handled"),
 )
 
 # Every column of a complaint, by the names the pages use and the names the API uses.
@@ -132,16 +136,21 @@ COMPLAINT = _table(
     assign_due_at=_l("To be assigned by"), investigate_due_at=_l("To be investigated by"),
     close_due_at=_l("To be closed by"), return_visit_due_at=_l("Return visit due by"),
     case_entry_id=_l("Case-library entry"), comment=_l("Comment"),
+    remedy_requested=_l("Remedy the customer asks for"), acknowledged_at=_l("Acknowledged at"),
+    acknowledge_due_at=_l("Acknowledgement due"), status_text=_l("Status"),
 )
 
 # The coded fields of a complaint and its steps: the enum whose labels show their values.
 COMPLAINT_CHOICES = MappingProxyType({
     "severity": Severity, "category": ComplaintCategory, "return_visit_method": VisitMethod,
     "case_stage": CaseStage, "case_category": CaseCategory, "channel": Channel, "state": ComplaintState,
+    "acknowledged_how": VisitMethod,
 })
+# Fields holding several codes (stored joined by commas).
+COMPLAINT_MULTIPLE_CHOICES = MappingProxyType({"unresolved_routes": ComplaintRoute})
 
 COMPLAINT_OVERDUE = _table(
-    assign=_l("not assigned in time"), investigate=_l("not investigated in time"),
+    acknowledge=_l("not acknowledged in time"), assign=_l("not assigned in time"), investigate=_l("not investigated in time"),
     close=_l("not closed in time"), handling=_l("handling deadline passed"),
     return_visit=_l("return visit overdue"),
 )
@@ -158,6 +167,10 @@ COMPLAINT_ACTIONS = _table(
     reject_plan=_l("Handling plan rejected by the general manager"),
     approve_close=_l("Closing approved by the general manager"),
     reject_close=_l("Closing rejected by the general manager"),
+    acknowledge=_l("Acknowledge to the customer (receipt with the number)"),
+    close_unresolved=_l("Close unresolved (routes explained to the customer)"),
+    approve_close_unresolved=_l("Closing unresolved approved by the general manager"),
+    reject_close_unresolved=_l("Closing unresolved rejected by the general manager"),
 )
 
 # The columns of the monthly complaint ledger (the statistics page).
@@ -171,18 +184,21 @@ COMPLAINT_LEDGER = _table(
 
 # The detail page and the printed record form show a complaint in these sections.
 COMPLAINT_SECTIONS = (
-    (_l("Receipt"), ("received_at", "channel", "customer", "unit", "content", "first_responsible")),
+    (_l("Receipt"), ("received_at", "channel", "customer", "unit", "content", "remedy_requested",
+                     "first_responsible", "acknowledged_at", "acknowledged_how")),
     (_l("Confirmation"), ("confirmed_how", "invalid_explanation")),
     (_l("Assessment"), ("severity", "category", "legal_opinion", "handling_plan", "plan_approved")),
     (_l("Assignment"), ("department_id", "assigned_post", "assigned_person")),
     (_l("Investigation and handling"), ("cause_analysis", "report", "measures", "handling_person",
                                          "handling_deadline")),
     (_l("Reply"), ("reply_result", "customer_accepted", "satisfaction", "rehandling_count")),
-    (_l("Closing"), ("department_signed_off", "person_signed_off", "closed_at")),
+    (_l("Closing"), ("department_signed_off", "person_signed_off", "unresolved_position", "unresolved_routes",
+                     "closed_at")),
     (_l("Return visit"), ("return_visit_method", "return_visit_record", "return_visit_satisfaction",
-                          "return_visited_at")),
+                          "return_visit_process_satisfaction", "return_visited_at")),
     (_l("Feedback"), ("root_cause", "improvement", "case_entry_id")),
-    (_l("Deadlines"), ("assign_due_at", "investigate_due_at", "close_due_at", "return_visit_due_at")),
+    (_l("Deadlines"), ("acknowledge_due_at", "assign_due_at", "investigate_due_at", "close_due_at",
+                       "return_visit_due_at")),
 )
 
 # --- approvals, case library ------------------------------------------------------------------------------
@@ -332,6 +348,9 @@ def readable(name: str, value, departments=None, choices=COMPLAINT_CHOICES) -> s
         return ""
     if name in choices:
         return choices[name].label_of(value)
+    if name in COMPLAINT_MULTIPLE_CHOICES:
+        codes = value if isinstance(value, list | tuple) else str(value).split(",")
+        return "、".join(COMPLAINT_MULTIPLE_CHOICES[name].label_of(code) for code in codes)
     if name == "department_id":
         return (departments or {}).get(value, str(value))
     if isinstance(value, bool):

@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app import audit, labels
+from app.domain import approvals as approvals_domain
 from app.domain import archive, archive_loans, complaint_stats, privacy
 from app.domain.calendar import LOCAL_ZONE, local_now
 from app.domain.errors import ConflictError
@@ -92,7 +93,7 @@ def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool
         if step.action == "add_progress":
             progress.append([_minute(step.at), step.actor_name, data.get("progress_note", ""),
                              data.get("customer_told_how", "")])
-    approvals = [[str(archive_loans.approvals.KINDS[a.kind].label) if a.kind in archive_loans.approvals.KINDS
+    approvals = [[str(approvals_domain.KINDS[a.kind].label) if a.kind in approvals_domain.KINDS
                   else a.kind, a.requested_by_name, _minute(a.requested_at),
                   {"approved": "同意", "rejected": "不同意"}.get(a.state, "待审批"), a.decided_by_name or "",
                   _minute(a.decided_at), a.comment or ""]

@@ -23,7 +23,7 @@ from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from sqlalchemy import case, false, func, or_, select
 
 from app import audit, labels
-from app.domain import approvals, attachments, calendar, cases, complaint_stats, complaints, records
+from app.domain import approvals, attachments, calendar, cases, complaint_stats, complaints, records, worklist
 from app.domain.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import Approval, CaseEntry, Complaint, ComplaintStep, Unit
@@ -52,11 +52,12 @@ COMPLAINT_SHOW = [
     "person_signed_off", "closed_at", "return_visit_method", "return_visit_record", "return_visit_satisfaction",
     "return_visited_at", "root_cause", "improvement", "case_entry_id", "assign_due_at", "investigate_due_at",
     "close_due_at", "return_visit_due_at", "created_at", "updated_at",
+    "remedy_requested", "acknowledge_due_at", "acknowledged_at", "acknowledged_how", "unresolved_position",
+    "unresolved_routes", "return_visit_process_satisfaction",
 ]
-CREATE_FIELDS = ("channel", "customer_id", "content", "received_at", "unit_id")
+CREATE_FIELDS = ("channel", "customer_id", "content", "received_at", "unit_id", "remedy_requested")
 # What overdue_reasons reads (loaded for a page of complaints in one statement).
-OVERDUE_INPUTS = ("state", "assign_due_at", "investigate_due_at", "close_due_at", "handling_deadline",
-                  "return_visit_due_at")
+OVERDUE_INPUTS = complaints.WORKFLOW.deadline_columns()
 LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX = 1000, 10_000
 
 
@@ -120,6 +121,7 @@ class ComplaintApi(DomainModelRestApi):
         return {
             "number": complaint.number,
             "overdue": complaints.overdue_reasons(complaint, calendar.local_now()),
+            "status_text": worklist.status_text(db.session, complaint),
             "allowed_actions": [step.action for step in complaints.allowed_steps(db.session, complaint,
                                                                                   self.actor())],
         }
@@ -145,7 +147,7 @@ class ComplaintApi(DomainModelRestApi):
                 complaint = complaints.open_complaint(
                     db.session, self.actor(), channel=data.get("channel"), customer_id=data.get("customer_id"),
                     content=data.get("content"), received_at=data.get("received_at"),
-                    unit_id=unit_id)
+                    unit_id=unit_id, remedy_requested=data.get("remedy_requested"))
         except DomainError as err:
             db.session.rollback()
             return self.domain_error(err)

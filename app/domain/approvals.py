@@ -20,6 +20,7 @@ from .records import flush
 from .roles import GENERAL_MANAGER, role_names
 
 DECISIONS = ("approve", "reject")
+APPROVAL_DUE_HOURS = 24  # an approval pending longer than this is overdue (my-work, reminders, lists)
 
 
 @dataclass(frozen=True)

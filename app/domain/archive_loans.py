@@ -9,20 +9,21 @@ out after that date. Register entries are never deleted.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from app import audit
 from app.models import ArchiveLoan, ArchiveRecord
 from app.models.choices import LoanKind, LoanState
 
-from . import approvals
+from . import workflow as wf
 from .calendar import local_now
 from .errors import ForbiddenError, NotFoundError, TransitionNotAllowedError, ValidationError
 from .records import flush
 from .roles import ADMIN, ARCHIVIST, role_names
+from .workflow import Deadline, Party, Step, Wait
 
 APPROVAL_KIND = "archive_loan"
 REGISTRARS = frozenset({ARCHIVIST, ADMIN})
@@ -87,48 +88,67 @@ def register(session, kind: str, archive_record_id, values: dict, actor) -> Arch
         session.add(loan)
         flush(session)
     if kind == LoanKind.LOAN:
-        approvals.request(session, APPROVAL_KIND, loan, actor,
-                          summary=f"{record.number} 外借：{cleaned['borrower']}（{cleaned['borrower_department']}），"
-                                  f"至 {cleaned['due_on']:%Y-%m-%d}",
-                          detail=cleaned["purpose"])
+        wf.request_approval(session, WORKFLOW, APPROVAL_KIND, loan, actor)
     return loan
 
 
-def _move(session, loan: ArchiveLoan, actor, source: str, target: str, message, **fields) -> ArchiveLoan:
-    if loan.state != source:
-        raise TransitionNotAllowedError(message)
-    with audit.acting_as(session, actor):
-        loan.state = target
-        for name, value in fields.items():
-            setattr(loan, name, value)
-        flush(session)
-    return loan
+def _a_loan_outside(session, loan, actor):
+    if loan.kind != LoanKind.LOAN:
+        raise TransitionNotAllowedError(_l("A consultation in the office is not lent out."))
+
+
+def _stamp_out(session, loan, actor, values):
+    loan.out_at = local_now()
+
+
+def _stamp_returned(session, loan, actor, values):
+    loan.returned_at = local_now()
+
+
+def _loan_summary(loan) -> str:
+    return (f"{loan.archive_record.number} 外借：{loan.borrower}（{loan.borrower_department}），"
+            f"至 {loan.due_on:%Y-%m-%d}")
+
+
+ARCHIVISTS = Party("archivists", _l("the archivist"), REGISTRARS, lambda loan, d: d.role(ARCHIVIST))
+STEPS = (
+    Step("lend", _l("Lend out"), frozenset({LoanState.APPROVED}), LoanState.OUT, REGISTRARS,
+         condition=_a_loan_outside, effect=_stamp_out),
+    Step("register_return", _l("Register the return"), frozenset({LoanState.OUT}), LoanState.RETURNED, REGISTRARS,
+         effect=_stamp_returned),
+)
+WORKFLOW = wf.Workflow(
+    "loan", _l("Loan of an archived file"), ArchiveLoan, LoanState, STEPS,
+    # A file out is waited for once its due date has passed (a consultation in the office has none).
+    waits={LoanState.OUT: Wait((ARCHIVISTS,), (Deadline("loan", _l("loan due back"), "due_on"),),
+                               when=lambda session, loan, at: loan.due_on is not None and loan.due_on < at.date()),
+           LoanState.APPROVED: Wait((ARCHIVISTS,))},
+    path=(LoanState.REQUESTED, LoanState.APPROVED, LoanState.OUT, LoanState.RETURNED),
+    number=lambda loan: loan.archive_record.number, what=_l("loan"),
+    approvals=(wf.ApprovalRule(APPROVAL_KIND, _l("Loan of an archived file outside the company"), _loan_summary,
+                               detail=lambda loan: loan.purpose, approved_target=LoanState.APPROVED,
+                               rejected_target=LoanState.REJECTED, actions=("approve", "reject")),))
 
 
 def lend(session, loan: ArchiveLoan, actor) -> ArchiveLoan:
     """The approved loan leaves the archive now."""
-    _require_registrar(actor)
-    if loan.kind != LoanKind.LOAN:
-        raise TransitionNotAllowedError(_l("A consultation in the office is not lent out."))
-    return _move(session, loan, actor, LoanState.APPROVED, LoanState.OUT,
-                 _l("A file goes out of the company only after the general manager approved the loan."),
-                 out_at=local_now())
+    return wf.transition(session, WORKFLOW, loan, "lend", actor, loan.version)
 
 
 def register_return(session, loan: ArchiveLoan, actor) -> ArchiveLoan:
-    _require_registrar(actor)
-    return _move(session, loan, actor, LoanState.OUT, LoanState.RETURNED,
-                 _l("Only a file that is out can be returned."), returned_at=local_now())
+    return wf.transition(session, WORKFLOW, loan, "register_return", actor, loan.version)
 
 
 def is_overdue(loan: ArchiveLoan, today: date | None = None) -> bool:
-    today = today or local_now().date()
-    return loan.state == LoanState.OUT and loan.due_on is not None and loan.due_on < today
+    return bool(WORKFLOW.overdue_reasons(loan, _at(today)))
 
 
 def overdue_clause(today: date | None = None):
-    today = today or local_now().date()
-    return and_(ArchiveLoan.state == LoanState.OUT, ArchiveLoan.due_on.is_not(None), ArchiveLoan.due_on < today)
+    return WORKFLOW.overdue_clause(_at(today))
+
+
+def _at(today: date | None) -> datetime:
+    return datetime.combine(today, datetime.min.time()) if today else local_now()
 
 
 def get(session, loan_id) -> ArchiveLoan:
@@ -136,23 +156,6 @@ def get(session, loan_id) -> ArchiveLoan:
     if loan is None:
         raise NotFoundError()
     return loan
-
-
-# --- the general manager's decision ---------------------------------------------------------------
-
-def _approved(session, loan, approval, actor) -> None:
-    _move(session, loan, actor, LoanState.REQUESTED, LoanState.APPROVED,
-          _l("This loan is not waiting for a decision."))
-
-
-def _rejected(session, loan, approval, actor) -> None:
-    _move(session, loan, actor, LoanState.REQUESTED, LoanState.REJECTED,
-          _l("This loan is not waiting for a decision."))
-
-
-def install() -> None:
-    approvals.register(approvals.ApprovalKind(APPROVAL_KIND, _l("Loan of an archived file outside the company"),
-                                              ArchiveLoan, _approved, _rejected))
 
 
 def register_rows(session, loans: list[ArchiveLoan]) -> list[list]:

@@ -104,3 +104,21 @@ def confirmed(value):
     if not yes_no(value):
         raise ValueError(_l("This must be confirmed before going on."))
     return True
+
+
+def choices(enum_class):
+    """Several of an enum's codes: a JSON list, or text with commas (a form's multiple select);
+    stored as the codes joined by commas, in the enum's order."""
+    def parse(value):
+        if value in (None, "", []):
+            return None
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(_l("Please choose one or more of the allowed values."))
+        allowed = [m.value for m in enum_class]
+        wrong = [v for v in value if v not in allowed]
+        if wrong:
+            raise ValueError(_l("%(value)s is not one of the allowed values.", value=", ".join(wrong)))
+        return ",".join(code for code in allowed if code in value) or None
+    return parse

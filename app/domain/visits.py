@@ -1,8 +1,7 @@
 """The visit procedure (SPEC §4, seed 000): plan, visit, rectify round after round, return visit,
-summary to the general manager's office, archive. Two transition tables — the visit's and each
-rectification item's — that forms, the REST API and commands all go through, with the complaint
-workflow's refusal behaviour: a step not allowed from the state, for the role, without its fields, on
-a stale version or failing its guard is refused with a clear message before anything is written.
+summary to the general manager's office, archive; and the return visits of deliveries and move-ins.
+Four workflows declared on the engine (app.domain.workflow) — the visit's, each rectification item's,
+each return visit's and each summary's — that forms, the REST API and commands all go through.
 
 A rectification item belongs to a department: its staff see and work only their own items. An item
 stays open until the customer is satisfied; "not satisfied" starts another round (counted). The
@@ -12,14 +11,10 @@ visit reaches `return_visited` only when every item is satisfied.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, func, inspect, select
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import exists, func, select
 
 from app import audit
 from app.models import (
@@ -44,18 +39,21 @@ from app.models.choices import (
     ItemResult,
     RectificationState,
     ReturnVisitKind,
+    ReturnVisitState,
     ServiceItem,
     SummaryState,
     VisitMethod,
     VisitState,
 )
 
-from . import approvals, calendar, fields, scope
+from . import calendar, fields, scope
+from . import workflow as wf
 from .errors import ForbiddenError, NotFoundError, TransitionNotAllowedError, ValidationError
-from .records import check_version, flush
+from .records import flush
 from .roles import CS_MANAGER, CS_STAFF, DEPARTMENT_STAFF, SEES_ALL_DEPARTMENTS, role_names
+from .workflow import Deadline, Party, Step, Wait, optional, required
 
-S, R = VisitState, RectificationState
+S, R, RV = VisitState, RectificationState, ReturnVisitState
 CS = frozenset({CS_STAFF, CS_MANAGER})
 DEPARTMENT_WORK = CS | {DEPARTMENT_STAFF}
 SUMMARY_KIND = "visit_summary"
@@ -66,20 +64,45 @@ DELIVERY_RETURN_VISIT = timedelta(days=30)
 MOVE_IN_RETURN_VISIT_MONTHS = 3
 
 
-# --- the steps ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Step:
-    action: str
-    label: object
-    sources: frozenset[str]
-    target: str
-    roles: frozenset[str]
-    required: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-    guard: Callable | None = None  # (session, record, actor, values) -> None; raises to refuse
-    effect: Callable | None = None  # (session, record, actor, values) -> None; writes what the step adds
 
+# --- who acts, and the deadlines ------------------------------------------------------------------------
+
+def _visitor(visit, directory):
+    return [visit.staff_id] if directory.active(visit.staff_id) else directory.role(CS_MANAGER)
+
+
+def _item_department(item, directory):
+    return directory.staff_of.get(item.department_id) or directory.role(CS_MANAGER)
+
+
+VISITOR = Party("visitor", _l("the visiting staff"), CS, _visitor, name=lambda v, d: d.name_of(v.staff_id))
+ITEM_VISITOR = Party("visitor", _l("the visiting staff"), CS, lambda item, d: _visitor(item.visit, d),
+                     name=lambda item, d: d.name_of(item.visit.staff_id))
+ITEM_DEPARTMENT = Party("department", _l("the responsible department"), DEPARTMENT_WORK, _item_department,
+                        name=lambda item, d: d.department_name(item.department_id))
+MANAGERS = Party("managers", _l("the customer-service manager"), frozenset({CS_MANAGER}),
+                 lambda record, d: d.role(CS_MANAGER))
+CUSTOMER_SERVICE = Party("customer_service", _l("customer service"), CS, lambda record, d: d.role(CS_STAFF))
+
+VISIT_DUE = Deadline("visit", _l("visit"), "planned_at")
+RECTIFICATION_DUE = Deadline("rectification", _l("rectification deadline"), "deadline")
+RETURN_VISIT_DUE = Deadline("return_visit", _l("return visit"), "due_on")
+
+
+def _own_return_visit_due(visit):
+    due = [r.due_on for r in visit.return_visits if r.kind == ReturnVisitKind.VISIT and r.state == RV.DUE]
+    return min(due) if due else None
+
+
+# A visit's own return visit is due a week after its last rectification deadline (a row of return_visit).
+VISIT_RETURN_VISIT_DUE = Deadline(
+    "return_visit", _l("return visit"), None, value=_own_return_visit_due,
+    sql=lambda now: exists().where(ReturnVisit.visit_id == Visit.id, ReturnVisit.kind == ReturnVisitKind.VISIT,
+                                   ReturnVisit.state == RV.DUE, ReturnVisit.due_on < now.date()))
+
+
+# --- the fields ------------------------------------------------------------------------------------------
 
 def _items(value) -> list[dict]:
     """The inspected items: [{service_item, result, opinion, explanation}], at least one."""
@@ -130,36 +153,28 @@ def _rectifications(value) -> list[dict]:
     return cleaned
 
 
-FIELDS: dict[str, Callable] = {
-    "items": _items, "visited_at": fields.a_moment, "opinions": fields.text, "companions": fields.text,
-    "rectifications": _rectifications,
-    "return_visit_method": fields.choice(VisitMethod), "return_visit_record": fields.text,
-    "satisfaction": fields.satisfaction, "effect_confirmed": fields.yes_no,
-    "note": fields.text, "customer_told": fields.yes_no, "told_how": fields.text, "measure": fields.text,
-    "responsible_person": fields.text, "deadline": fields.a_date, "department_id": fields.record_id,
-    "tenant_consulted": fields.yes_no,
-}
-
+# --- the visit's conditions, checks and effects -----------------------------------------------------------
 
 def _record_items(session, visit, actor, values):
     for seq, item in enumerate(values["items"], start=1):
-        session.add(VisitItem(visit_id=visit.id, seq=seq, **item))
+        visit.items.append(VisitItem(seq=seq, **item))
     visit.visited_at = values.get("visited_at") or calendar.local_now()
-    visit.opinions = values.get("opinions")
-    if "companions" in values:
-        visit.companions = values["companions"]
 
+
+# The visit's items, rectifications and return visits are read through its relationships (loaded once for
+# a whole list of visits by the worklist), never by a query per visit.
 
 def _non_conforming(session, visit) -> list[VisitItem]:
-    return session.scalars(select(VisitItem).where(VisitItem.visit_id == visit.id,
-                                                   VisitItem.result == ItemResult.NON_CONFORMING)
-                           .order_by(VisitItem.seq)).all()
+    return sorted((item for item in visit.items if item.result == ItemResult.NON_CONFORMING), key=lambda i: i.seq)
+
+
+def _found_non_conforming(session, visit, actor):
+    if not _non_conforming(session, visit):
+        raise TransitionNotAllowedError(_l("This visit found nothing non-conforming: go on to the return visit."))
 
 
 def _rectifications_cover_items(session, visit, actor, values):
     wanted = {item.id for item in _non_conforming(session, visit)}
-    if not wanted:
-        raise TransitionNotAllowedError(_l("This visit found nothing non-conforming: go on to the return visit."))
     given = [row["item_id"] for row in values["rectifications"]]
     if sorted(given) != sorted(wanted):
         raise ValidationError({"rectifications": _l("Give exactly one rectification for each non-conforming "
@@ -174,51 +189,52 @@ def _rectifications_cover_items(session, visit, actor, values):
 
 def _create_rectifications(session, visit, actor, values):
     for row in values["rectifications"]:
-        session.add(Rectification(visit_id=visit.id, state=R.OPEN, round=1, **row))
+        visit.rectifications.append(Rectification(state=R.OPEN, round=1, **row))
     due = max(row["deadline"] for row in values["rectifications"]) + RETURN_VISIT_AFTER_DEADLINE
     session.add(ReturnVisit(kind=ReturnVisitKind.VISIT, customer_id=visit.customer_id, unit_id=visit.unit_id,
-                            visit_id=visit.id, due_on=due, state="due"))
+                            visit_id=visit.id, due_on=due, state=RV.DUE))
 
 
-def _every_item_satisfied(session, visit, actor, values):
+def _open_rectifications(session, visit) -> int:
+    return sum(1 for item in visit.rectifications if item.state != R.SATISFIED)
+
+
+def _every_item_satisfied(session, visit, actor=None):
     if visit.state == S.VISITED and _non_conforming(session, visit):
         raise TransitionNotAllowedError(_l("Non-conforming items must be rectified before the return visit."))
-    open_items = session.scalar(select(func.count()).select_from(Rectification).where(
-        Rectification.visit_id == visit.id, Rectification.state != R.SATISFIED))
+    open_items = _open_rectifications(session, visit)
     if open_items:
         raise TransitionNotAllowedError(_l("%(n)s rectification item(s) still wait for the customer's "
                                            "satisfaction: the return visit comes after.", n=open_items))
+
+
+def _effect_confirmed_if_rectified(session, visit, actor, values):
+    if visit.rectifications and not values.get("effect_confirmed"):
+        raise ValidationError({"effect_confirmed": _l("Confirm with the customer that the rectification worked.")})
 
 
 def _file_return_visit(session, visit, actor, values):
     now = calendar.local_now()
     visit.return_visited_at = now
     record = session.scalars(select(ReturnVisit).where(ReturnVisit.visit_id == visit.id,
-                                                       ReturnVisit.state == "due")).first()
+                                                       ReturnVisit.state == RV.DUE)).first()
     if record is None:
         record = ReturnVisit(kind=ReturnVisitKind.VISIT, customer_id=visit.customer_id, unit_id=visit.unit_id,
-                             visit_id=visit.id, due_on=now.date())
+                             visit_id=visit.id, due_on=now.date(), state=RV.DUE)
         session.add(record)
-    record.state, record.method, record.record = "done", values["return_visit_method"], values["return_visit_record"]
+        flush(session)
+    record.method, record.record = values["return_visit_method"], values["return_visit_record"]
     record.satisfaction, record.effect_confirmed = values["satisfaction"], values.get("effect_confirmed")
     record.done_by_name, record.done_at = actor.username, now
+    wf.move(session, RETURN_VISIT_WORKFLOW, record, "record", RV.DUE, RV.DONE, actor, {}, None)
 
 
-def _needs_effect_confirmed(session, visit, actor, values):
-    _every_item_satisfied(session, visit, actor, values)
-    had_rectifications = session.scalar(select(func.count()).select_from(Rectification)
-                                        .where(Rectification.visit_id == visit.id))
-    if had_rectifications and not values.get("effect_confirmed"):
-        raise ValidationError({"effect_confirmed": _l("Confirm with the customer that the rectification worked.")})
-
-
-def _forms_archived(session, visit, actor, values):
+def _forms_archived(session, visit, actor=None):
     """Both filled forms, printed once the visit's record was complete (after its return visit)."""
     filed = set(session.scalars(select(ArchiveRecord.form).where(
         ArchiveRecord.source_table == Visit.__table__.name, ArchiveRecord.source_id == visit.id,
         ArchiveRecord.printed_at >= visit.return_visited_at)))
-    missing = [form for form in ARCHIVED_FORMS if form not in filed]
-    if missing:
+    if any(form not in filed for form in ARCHIVED_FORMS):
         raise TransitionNotAllowedError(_l("Print the filled 走访客户记录表 and 客户意见、建议征求表 first: "
                                            "they are what the archive keeps."))
 
@@ -229,71 +245,159 @@ def _stamp_archived(session, visit, actor, values):
 
 VISIT_STEPS: tuple[Step, ...] = (
     Step("visit", _l("Record the visit"), frozenset({S.PLANNED}), S.VISITED, CS,
-         required=("items",), optional=("visited_at", "opinions", "companions"), effect=_record_items),
+         {"items": required(_items, stored=False), "visited_at": optional(fields.a_moment, stored=False),
+          "opinions": optional(fields.text), "companions": optional(fields.text)},
+         effect=_record_items),
     Step("rectify", _l("Assign the rectifications"), frozenset({S.VISITED}), S.RECTIFYING, CS,
-         required=("rectifications",), guard=_rectifications_cover_items, effect=_create_rectifications),
+         {"rectifications": required(_rectifications, stored=False)},
+         condition=_found_non_conforming, check=_rectifications_cover_items, effect=_create_rectifications),
     Step("return_visit", _l("Record the return visit"), frozenset({S.VISITED, S.RECTIFYING}), S.RETURN_VISITED, CS,
-         required=("return_visit_method", "return_visit_record", "satisfaction"), optional=("effect_confirmed",),
-         guard=_needs_effect_confirmed, effect=_file_return_visit),
+         {"return_visit_method": required(fields.choice(VisitMethod)), "return_visit_record": required(fields.text),
+          "satisfaction": required(fields.satisfaction), "effect_confirmed": optional(fields.yes_no)},
+         condition=_every_item_satisfied, check=_effect_confirmed_if_rectified, effect=_file_return_visit),
     Step("archive", _l("File in the archive"), frozenset({S.SUMMARISED}), S.ARCHIVED, CS,
-         guard=_forms_archived, effect=_stamp_archived),
+         condition=_forms_archived, effect=_stamp_archived),
 )
-VISIT_STEP_BY_ACTION = {step.action: step for step in VISIT_STEPS}
 
 
-def _own_department(session, rectification, actor, values):
-    if role_names(actor) & SEES_ALL_DEPARTMENTS:
+# --- a rectification item's conditions, checks and effects ------------------------------------------------
+
+def _visit_rectifying(session, item, actor):
+    if item.visit.state != S.RECTIFYING:
+        raise TransitionNotAllowedError(_l("The visit is no longer being rectified."))
+
+
+def _own_department(session, item, actor):
+    if actor is None or role_names(actor) & SEES_ALL_DEPARTMENTS:
         return
-    if rectification.department_id != scope.department_id_of(session, actor):
+    if item.department_id != scope.department_id_of(session, actor):
         raise NotFoundError()
 
 
-def _told_the_customer(session, rectification, actor, values):
-    _own_department(session, rectification, actor, values)
+def _told_the_customer(session, item, actor, values):
     if not values.get("customer_told"):
         raise ValidationError({"customer_told": _l("Tell the customer the result before reporting it done.")})
 
 
-def _new_round(session, rectification, actor, values):
+def _new_round_valid(session, item, actor, values):
     if values["deadline"] < calendar.local_now().date():
         raise ValidationError({"deadline": _l("A deadline cannot lie in the past.")})
     if "department_id" in values and session.get(Department, values["department_id"]) is None:
         raise ValidationError({"department_id": _l("This department does not exist.")})
 
 
-def _apply_new_round(session, rectification, actor, values):
-    rectification.round += 1
-    for name in ("measure", "deadline", "responsible_person", "department_id", "tenant_consulted"):
-        if name in values:
-            setattr(rectification, name, values[name])
-    rectification.completed_at = None
-    due = session.scalars(select(ReturnVisit).where(ReturnVisit.visit_id == rectification.visit_id,
-                                                    ReturnVisit.state == "due")).first()
+def _new_round(session, item, actor, values):
+    item.round += 1
+    item.completed_at = None
+    due = session.scalars(select(ReturnVisit).where(ReturnVisit.visit_id == item.visit_id,
+                                                    ReturnVisit.state == RV.DUE)).first()
     if due is not None and due.due_on < values["deadline"] + RETURN_VISIT_AFTER_DEADLINE:
         due.due_on = values["deadline"] + RETURN_VISIT_AFTER_DEADLINE
 
 
-def _stamp_completed(session, rectification, actor, values):
-    rectification.completed_at = calendar.local_now()
+def _stamp_completed(session, item, actor, values):
+    item.completed_at = calendar.local_now()
 
 
-def _stamp_satisfied(session, rectification, actor, values):
-    rectification.satisfied_at = calendar.local_now()
+def _stamp_satisfied(session, item, actor, values):
+    item.satisfied_at = calendar.local_now()
 
+
+_PROGRESS = {"note": required(fields.text, stored=False), "customer_told": required(fields.yes_no, stored=False),
+             "told_how": optional(fields.text, stored=False)}
 
 RECTIFICATION_STEPS: tuple[Step, ...] = (
-    Step("report_progress", _l("Report progress"), frozenset({R.OPEN}), R.OPEN, DEPARTMENT_WORK,
-         required=("note", "customer_told"), optional=("told_how",), guard=_own_department),
-    Step("complete", _l("Rectified: the customer was told"), frozenset({R.OPEN}), R.DONE, DEPARTMENT_WORK,
-         required=("note", "customer_told"), optional=("told_how",), guard=_told_the_customer,
-         effect=_stamp_completed),
+    Step("report_progress", _l("Report progress"), frozenset({R.OPEN}), R.OPEN, DEPARTMENT_WORK, _PROGRESS,
+         condition=_own_department, comment_field="note"),
+    Step("complete", _l("Rectified: the customer was told"), frozenset({R.OPEN}), R.DONE, DEPARTMENT_WORK, _PROGRESS,
+         condition=_own_department, check=_told_the_customer, effect=_stamp_completed, comment_field="note"),
     Step("accept", _l("The customer is satisfied"), frozenset({R.DONE}), R.SATISFIED, CS,
-         optional=("note",), effect=_stamp_satisfied),
+         {"note": optional(fields.text, stored=False)}, effect=_stamp_satisfied, comment_field="note"),
     Step("reject", _l("The customer is not satisfied: rectify again"), frozenset({R.DONE}), R.OPEN, CS,
-         required=("note", "measure", "deadline"), optional=("responsible_person", "department_id", "tenant_consulted"),
-         guard=_new_round, effect=_apply_new_round),
+         {"note": required(fields.text, stored=False), "measure": required(fields.text),
+          "deadline": required(fields.a_date), "responsible_person": optional(fields.text),
+          "department_id": optional(fields.record_id), "tenant_consulted": optional(fields.yes_no)},
+         check=_new_round_valid, effect=_new_round, comment_field="note"),
 )
-RECTIFICATION_STEP_BY_ACTION = {step.action: step for step in RECTIFICATION_STEPS}
+
+
+def _visit_entry(session, visit, action, source, target, actor, values, comment, item=None):
+    stored = {k: v for k, v in values.items() if k != "note"}
+    session.add(VisitStep(
+        visit_id=visit.id, rectification_id=getattr(item, "id", None), round=getattr(item, "round", None),
+        action=action, from_state=source, to_state=target, actor_id=getattr(actor, "id", None),
+        actor_name=getattr(actor, "username", "system"), at=calendar.local_now(), comment=fields.text(comment),
+        customer_told=values.get("customer_told"), data=wf.entry_data(stored)))
+
+
+def _item_entry(session, item, action, source, target, actor, values, comment):
+    _visit_entry(session, item.visit, action, source, target, actor, values, comment, item=item)
+
+
+def _record_return_visit(session, record, actor, values):
+    record.done_by_name, record.done_at = actor.username, calendar.local_now()
+
+
+def _not_a_visits(session, record, actor):
+    if record.kind == ReturnVisitKind.VISIT:
+        raise TransitionNotAllowedError(_l("A visit's return visit is recorded as a step of the visit."))
+
+
+RETURN_VISIT_STEPS: tuple[Step, ...] = (
+    Step("record", _l("Record the return visit"), frozenset({RV.DUE}), RV.DONE, CS,
+         {"method": required(fields.choice(VisitMethod)), "record": required(fields.text),
+          "satisfaction": required(fields.satisfaction), "follow_up": optional(fields.text),
+          "effect_confirmed": optional(fields.yes_no)},
+         condition=_not_a_visits, effect=_record_return_visit),
+)
+
+VISIT_WORKFLOW = wf.Workflow(
+    "visit", _l("Visit"), Visit, VisitState, VISIT_STEPS, entry=_visit_entry,
+    waits={S.PLANNED: Wait((VISITOR,), (VISIT_DUE,)), S.VISITED: Wait((VISITOR,)),
+           S.RECTIFYING: Wait((VISITOR,), (VISIT_RETURN_VISIT_DUE,),
+                              when=lambda session, visit, at: not _open_rectifications(session, visit)),
+           S.SUMMARISED: Wait((VISITOR,))},
+    path=(S.PLANNED, S.VISITED, S.RECTIFYING, S.RETURN_VISITED, S.SUMMARISED, S.ARCHIVED),
+    number=lambda v: v.number, what=_l("visit"))
+RECTIFICATION_WORKFLOW = wf.Workflow(
+    "rectification", _l("Rectification item"), Rectification, RectificationState, RECTIFICATION_STEPS,
+    waits={R.OPEN: Wait((ITEM_DEPARTMENT,), (RECTIFICATION_DUE,)), R.DONE: Wait((ITEM_VISITOR,))},
+    entry=_item_entry, context=_visit_rectifying, path=(R.OPEN, R.DONE, R.SATISFIED),
+    number=lambda r: r.number, what=_l("rectification item"))
+RETURN_VISIT_WORKFLOW = wf.Workflow(
+    "return_visit", _l("Return visit"), ReturnVisit, ReturnVisitState, RETURN_VISIT_STEPS,
+    # Delivery and move-in return visits are listed a week ahead; a visit's own is a step of the visit.
+    waits={RV.DUE: Wait((CUSTOMER_SERVICE,), (RETURN_VISIT_DUE,),
+                        when=lambda session, r, at: r.kind != ReturnVisitKind.VISIT and
+                        r.due_on <= at.date() + timedelta(days=7))},
+    path=(RV.DUE, RV.DONE), number=lambda r: r.number, what=_l("return visit"))
+
+VISIT_STEP_BY_ACTION = VISIT_WORKFLOW.by_action
+RECTIFICATION_STEP_BY_ACTION = RECTIFICATION_WORKFLOW.by_action
+FIELDS = {name: spec.parse for step in (*VISIT_STEPS, *RECTIFICATION_STEPS) for name, spec in step.fields.items()}
+
+
+def transition(session, visit: Visit, action: str, actor, version, values: dict | None = None, comment=None) -> Visit:
+    return wf.transition(session, VISIT_WORKFLOW, visit, action, actor, version, values, comment)
+
+
+def rectification_transition(session, item: Rectification, action: str, actor, version, values: dict | None = None,
+                             comment=None) -> Rectification:
+    return wf.transition(session, RECTIFICATION_WORKFLOW, item, action, actor, version, values, comment)
+
+
+def allowed_steps(session, visit: Visit, actor) -> list[Step]:
+    return wf.allowed_steps(session, VISIT_WORKFLOW, visit, actor)
+
+
+def allowed_rectification_steps(session, item: Rectification, actor) -> list[Step]:
+    return wf.allowed_steps(session, RECTIFICATION_WORKFLOW, item, actor)
+
+
+def record_return_visit(session, record: ReturnVisit, actor, version, values: dict) -> ReturnVisit:
+    """A delivery or move-in return visit is made: method, record, satisfaction (by whom, when)."""
+    values = {k: v for k, v in dict(values or {}).items() if k != "version"}
+    return wf.transition(session, RETURN_VISIT_WORKFLOW, record, "record", actor, version, values)
 
 
 # --- planning ----------------------------------------------------------------------------------------
@@ -353,164 +457,9 @@ def plan_visit(session, actor, *, customer_id, planned_at, contact_role=None, co
     with audit.acting_as(session, actor):
         session.add(visit)
         flush(session)
-        _entry(session, visit, None, "plan", "", S.PLANNED, actor, {}, None)
+        _visit_entry(session, visit, "plan", "", S.PLANNED, actor, {}, None)
         flush(session)
     return visit
-
-
-# --- taking steps ------------------------------------------------------------------------------------
-
-def _parse(step: Step, values_in: dict) -> dict:
-    allowed = set(step.required) | set(step.optional)
-    errors = {name: _l("%(field)s cannot be set by this action.", field=name) for name in sorted(set(values_in) - allowed)}
-    values = {}
-    for name in allowed & set(values_in):
-        try:
-            parsed = FIELDS[name](values_in[name])
-        except ValueError as exc:
-            errors[name] = exc.args[0]
-            continue
-        if parsed is not None:
-            values[name] = parsed
-    for name in step.required:
-        if name not in values and name not in errors:
-            errors[name] = _l("This field is required.")
-    if errors:
-        raise ValidationError(errors)
-    return values
-
-
-def _check(step: Step | None, action: str, state: str, state_label: str, actor, what) -> Step:
-    if step is None:
-        raise ValidationError({"action": _l("Unknown action: %(action)s", action=action)})
-    if state not in step.sources:
-        raise TransitionNotAllowedError(_l("“%(action)s” is not possible while the %(what)s is “%(state)s”.",
-                                           action=step.label, what=what, state=state_label))
-    if not step.roles & role_names(actor):
-        raise ForbiddenError(_l("Your role may not “%(action)s”.", action=step.label))
-    return step
-
-
-def transition(session, visit: Visit, action: str, actor, version, values: dict | None = None, comment=None) -> Visit:
-    check_version(visit, version)
-    step = _check(VISIT_STEP_BY_ACTION.get(action), action, visit.state, S.label_of(visit.state), actor, _l("visit"))
-    parsed = _parse(step, dict(values or {}))
-    if step.guard:
-        step.guard(session, visit, actor, parsed)
-    with audit.acting_as(session, actor), _transitioning(session):
-        source = visit.state
-        if step.effect:
-            step.effect(session, visit, actor, parsed)
-        for name in ("return_visit_method", "return_visit_record", "satisfaction", "effect_confirmed"):
-            if action == "return_visit" and name in parsed:
-                setattr(visit, name, parsed[name])
-        _move(session, visit, None, action, source, step.target, actor, parsed, comment)
-    return visit
-
-
-def rectification_transition(session, rectification: Rectification, action: str, actor, version,
-                             values: dict | None = None, comment=None) -> Rectification:
-    check_version(rectification, version)
-    step = _check(RECTIFICATION_STEP_BY_ACTION.get(action), action, rectification.state,
-                  R.label_of(rectification.state), actor, _l("rectification item"))
-    _own_department(session, rectification, actor, {})  # another department's item: as if it did not exist
-    visit = session.get(Visit, rectification.visit_id)
-    if visit.state != S.RECTIFYING:
-        raise TransitionNotAllowedError(_l("The visit is no longer being rectified."))
-    parsed = _parse(step, dict(values or {}))
-    if step.guard:
-        step.guard(session, rectification, actor, parsed)
-    with audit.acting_as(session, actor), _transitioning(session):
-        source = rectification.state
-        if step.effect:
-            step.effect(session, rectification, actor, parsed)
-        rectification.state = step.target
-        flag_modified(rectification, "state")  # always an UPDATE: a concurrent step on a stale read is refused
-        _entry(session, visit, rectification, action, source, step.target, actor, parsed,
-               comment or parsed.get("note"))
-        flush(session)
-    return rectification
-
-
-def _offered(session, visit, step) -> bool:
-    """Whether the step's guard would let it through now (the guards that need no input): no action that
-    would be refused is offered."""
-    try:
-        if step.action == "rectify" and not _non_conforming(session, visit):
-            return False
-        if step.action == "return_visit":
-            _every_item_satisfied(session, visit, None, {})
-        if step.action == "archive":
-            _forms_archived(session, visit, None, {})
-    except TransitionNotAllowedError:
-        return False
-    return True
-
-
-def allowed_steps(session, visit: Visit, actor) -> list[Step]:
-    return [s for s in VISIT_STEPS
-            if visit.state in s.sources and s.roles & role_names(actor) and _offered(session, visit, s)]
-
-
-def allowed_rectification_steps(session, rectification: Rectification, actor) -> list[Step]:
-    visit_state = session.scalar(select(Visit.state).where(Visit.id == rectification.visit_id))
-    if visit_state != S.RECTIFYING:
-        return []
-    steps = []
-    for step in RECTIFICATION_STEPS:
-        if rectification.state in step.sources and step.roles & role_names(actor):
-            try:
-                _own_department(session, rectification, actor, {})
-            except NotFoundError:
-                continue
-            steps.append(step)
-    return steps
-
-
-def _move(session, visit, rectification, action, source, target, actor, values, comment):
-    """The one place a visit's state changes."""
-    visit.state = target
-    visit.state_changed_at = calendar.local_now()
-    flag_modified(visit, "state_changed_at")  # always an UPDATE (version + 1): stale concurrent steps are refused
-    _entry(session, visit, rectification, action, source, target, actor, values, comment)
-    flush(session)
-
-
-def _plain(value):
-    """Step data as JSON: lists and dicts kept as such (the items, the rectifications), dates as ISO text."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return audit._jsonable(value)
-
-
-def _entry(session, visit, rectification, action, source, target, actor, values, comment):
-    stored = {k: v for k, v in values.items() if k not in ("note",)}
-    session.add(VisitStep(
-        visit_id=visit.id, rectification_id=getattr(rectification, "id", None),
-        round=getattr(rectification, "round", None), action=action, from_state=source, to_state=target,
-        actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", "system"), at=calendar.local_now(),
-        comment=fields.text(comment), customer_told=values.get("customer_told"),
-        data=audit.canonical_json(_plain(stored)) if stored else None))
-
-
-@contextmanager
-def _transitioning(session) -> Iterator[None]:
-    session.info["kefu_visit_transition"] = session.info.get("kefu_visit_transition", 0) + 1
-    try:
-        yield
-    finally:
-        session.info["kefu_visit_transition"] -= 1
-
-
-def _in_transition(session, _ctx, _instances):
-    """Visit and rectification states change only through their steps (and the summary's approval)."""
-    if session.info.get("kefu_visit_transition"):
-        return
-    for obj in session.dirty:
-        if isinstance(obj, Visit | Rectification) and inspect(obj).attrs.state.history.has_changes():
-            raise TransitionNotAllowedError(_l("A visit's state changes only through its steps."))
 
 
 def get_visit(session, visit_id, actor) -> Visit:
@@ -528,26 +477,26 @@ def get_rectification(session, rectification_id, actor) -> Rectification:
     return found
 
 
-# --- overdue -----------------------------------------------------------------------------------------
+# --- overdue (the workflows' deadlines: one definition) ------------------------------------------------
+
+def _at(today: date | None) -> datetime:
+    return datetime.combine(today, datetime.min.time()) if today else calendar.local_now()
+
 
 def rectification_overdue_clause(today: date | None = None):
-    today = today or calendar.local_now().date()
-    return and_(Rectification.state == R.OPEN, Rectification.deadline < today)
+    return RECTIFICATION_WORKFLOW.overdue_clause(_at(today))
 
 
 def rectification_overdue(rectification: Rectification, today: date | None = None) -> bool:
-    today = today or calendar.local_now().date()
-    return rectification.state == R.OPEN and rectification.deadline < today
+    return bool(RECTIFICATION_WORKFLOW.overdue_reasons(rectification, _at(today)))
 
 
 def return_visit_overdue_clause(today: date | None = None):
-    today = today or calendar.local_now().date()
-    return and_(ReturnVisit.state == "due", ReturnVisit.due_on < today)
+    return RETURN_VISIT_WORKFLOW.overdue_clause(_at(today))
 
 
 def return_visit_overdue(record: ReturnVisit, today: date | None = None) -> bool:
-    today = today or calendar.local_now().date()
-    return record.state == "due" and record.due_on < today
+    return bool(RETURN_VISIT_WORKFLOW.overdue_reasons(record, _at(today)))
 
 
 # --- the summary to the general manager's office --------------------------------------------------------
@@ -629,57 +578,62 @@ def draft_summary(session, actor, period_from, period_to, title: str | None = No
     return summary
 
 
-def edit_summary(session, summary: VisitSummary, actor, version, content: str, title: str | None = None):
-    check_version(summary, version)
-    if CS_MANAGER not in role_names(actor):
-        raise ForbiddenError(_l("Only the customer-service manager reports visits to the general manager."))
-    if summary.state not in (SummaryState.DRAFT, SummaryState.RETURNED):
-        raise TransitionNotAllowedError(_l("A submitted summary can no longer be edited."))
-    if not fields.text(content):
-        raise ValidationError({"content": _l("This field is required.")})
-    with audit.acting_as(session, actor):
-        summary.content = fields.text(content)
-        if fields.text(title):
-            summary.title = fields.text(title)
-        flush(session)
-    return summary
-
-
-def submit_summary(session, summary: VisitSummary, actor, version) -> VisitSummary:
-    check_version(summary, version)
-    if CS_MANAGER not in role_names(actor):
-        raise ForbiddenError(_l("Only the customer-service manager reports visits to the general manager."))
-    if summary.state not in (SummaryState.DRAFT, SummaryState.RETURNED):
-        raise TransitionNotAllowedError(_l("This summary has already been submitted."))
+def _summary_visits_waiting(session, summary) -> list[Visit]:
     pending = set()
     for ids in session.scalars(select(VisitSummary.visit_ids).where(VisitSummary.state == SummaryState.SUBMITTED,
                                                                     VisitSummary.id != summary.id)):
         pending.update(json.loads(ids or "[]"))
-    visits = [v for v in _summary_visits(session, summary.period_from, summary.period_to) if v.id not in pending]
-    if not visits:
+    return [v for v in _summary_visits(session, summary.period_from, summary.period_to) if v.id not in pending]
+
+
+def _visits_waiting(session, summary, actor, values):
+    if not _summary_visits_waiting(session, summary):
         raise TransitionNotAllowedError(_l("No return-visited visit in this period is waiting to be summarised."))
-    with audit.acting_as(session, actor):
-        summary.visit_ids = json.dumps([v.id for v in visits])
-        summary.figures = audit.canonical_json(summary_figures(session, summary.period_from, summary.period_to))
-        summary.state = SummaryState.SUBMITTED
-        flush(session)
-    approvals.request(session, SUMMARY_KIND, summary, actor, summary=summary.title, detail=summary.content)
-    return summary
 
 
-def _summary_acknowledged(session, summary, approval, actor):
-    summary.state, summary.comment = SummaryState.ACKNOWLEDGED, approval.comment
-    with _transitioning(session):
-        for visit in session.scalars(select(Visit).where(Visit.id.in_(json.loads(summary.visit_ids or "[]")))):
-            if visit.state == S.RETURN_VISITED:
-                visit.summary_id = summary.id
-                _move(session, visit, None, "summarise", visit.state, S.SUMMARISED, actor, {}, approval.comment)
-    flush(session)
+def _fix_the_visits(session, summary, actor, values):
+    summary.visit_ids = json.dumps([v.id for v in _summary_visits_waiting(session, summary)])
+    summary.figures = audit.canonical_json(summary_figures(session, summary.period_from, summary.period_to))
 
 
-def _summary_returned(session, summary, approval, actor):
-    summary.state, summary.comment = SummaryState.RETURNED, approval.comment
-    flush(session)
+def _summarise_visits(session, summary, approval, actor):
+    summary.comment = approval.comment
+    for visit in session.scalars(select(Visit).where(Visit.id.in_(json.loads(summary.visit_ids or "[]")))):
+        if visit.state == S.RETURN_VISITED:
+            visit.summary_id = summary.id
+            wf.move(session, VISIT_WORKFLOW, visit, "summarise", visit.state, S.SUMMARISED, actor, {}, approval.comment)
+
+
+def _returned(session, summary, approval, actor):
+    summary.comment = approval.comment
+
+
+_MANAGER = frozenset({CS_MANAGER})
+_UNSENT = frozenset({SummaryState.DRAFT, SummaryState.RETURNED})
+SUMMARY_STEPS: tuple[Step, ...] = (
+    Step("edit", _l("Edit"), _UNSENT, None, _MANAGER,
+         {"content": required(fields.text), "title": optional(fields.text)}),
+    Step("submit", _l("Submit to the general manager"), _UNSENT, SummaryState.SUBMITTED, _MANAGER,
+         check=_visits_waiting, effect=_fix_the_visits,
+         approval=wf.ApprovalRule(SUMMARY_KIND, _l("Summary of customer visits"), lambda s: s.title,
+                                  detail=lambda s: s.content, approved_target=SummaryState.ACKNOWLEDGED,
+                                  on_approved=_summarise_visits, rejected_target=SummaryState.RETURNED,
+                                  on_rejected=_returned, actions=("acknowledge", "return"))),
+)
+SUMMARY_WORKFLOW = wf.Workflow(
+    "visit_summary", _l("Summary of customer visits"), VisitSummary, SummaryState, SUMMARY_STEPS,
+    waits={SummaryState.DRAFT: Wait((MANAGERS,)), SummaryState.RETURNED: Wait((MANAGERS,))},
+    path=(SummaryState.DRAFT, SummaryState.SUBMITTED, SummaryState.ACKNOWLEDGED),
+    number=lambda s: s.title, what=_l("summary"))
+
+
+def edit_summary(session, summary: VisitSummary, actor, version, content: str, title: str | None = None):
+    values = {"content": content} if title in (None, "") else {"content": content, "title": title}
+    return wf.transition(session, SUMMARY_WORKFLOW, summary, "edit", actor, version, values)
+
+
+def submit_summary(session, summary: VisitSummary, actor, version) -> VisitSummary:
+    return wf.transition(session, SUMMARY_WORKFLOW, summary, "submit", actor, version, {})
 
 
 def case_from_summary(session, summary: VisitSummary, actor, *, title, stage, category, description,
@@ -755,46 +709,3 @@ def schedule_project_return_visits(session, project: Project, actor) -> int:
                     added += 1
         flush(session)
     return added
-
-
-RETURN_VISIT_FIELDS = {"method": fields.choice(VisitMethod), "record": fields.text, "satisfaction": fields.satisfaction,
-                       "follow_up": fields.text, "effect_confirmed": fields.yes_no}
-
-
-def record_return_visit(session, record: ReturnVisit, actor, version, values: dict) -> ReturnVisit:
-    """A delivery or move-in return visit is made: method, record, satisfaction (by whom, when)."""
-    check_version(record, version)
-    if not role_names(actor) & CS:
-        raise ForbiddenError(_l("Only customer service records return visits."))
-    if record.kind == ReturnVisitKind.VISIT:
-        raise TransitionNotAllowedError(_l("A visit's return visit is recorded as a step of the visit."))
-    if record.state != "due":
-        raise TransitionNotAllowedError(_l("This return visit has already been recorded."))
-    errors, parsed = {}, {}
-    for name, parse in RETURN_VISIT_FIELDS.items():
-        if values.get(name) in (None, ""):
-            continue
-        try:
-            parsed[name] = parse(values[name])
-        except ValueError as exc:
-            errors[name] = exc.args[0]
-    for name in ("method", "record", "satisfaction"):
-        if name not in parsed and name not in errors:
-            errors[name] = _l("This field is required.")
-    unknown = sorted(set(values) - set(RETURN_VISIT_FIELDS) - {"version"})
-    errors.update({name: _l("%(field)s cannot be set by this action.", field=name) for name in unknown})
-    if errors:
-        raise ValidationError(errors)
-    with audit.acting_as(session, actor):
-        for name, value in parsed.items():
-            setattr(record, name, value)
-        record.state, record.done_by_name, record.done_at = "done", actor.username, calendar.local_now()
-        flush(session)
-    return record
-
-
-def install(session_class) -> None:
-    if not event.contains(session_class, "before_flush", _in_transition):
-        event.listen(session_class, "before_flush", _in_transition)
-    approvals.register(approvals.ApprovalKind(SUMMARY_KIND, _l("Summary of customer visits"), VisitSummary,
-                                              _summary_acknowledged, _summary_returned))

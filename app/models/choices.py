@@ -82,13 +82,30 @@ class ComplaintState(LabelledEnum):
     CLOSED = "closed"
     RETURN_VISITED = "return_visited"
     FED_BACK = "fed_back"
+    CLOSED_UNRESOLVED = "closed_unresolved"
 
 
 ComplaintState.LABELS = {
     "received": _l("Received"), "confirmed": _l("Confirmed"), "closed_invalid": _l("Closed as invalid"),
     "assessed": _l("Assessed"), "investigating": _l("Investigating"), "handling": _l("Handling"),
     "replied": _l("Replied"), "closed": _l("Closed"), "return_visited": _l("Return-visited"),
-    "fed_back": _l("Fed back"),
+    "fed_back": _l("Fed back"), "closed_unresolved": _l("Closed unresolved"),
+}
+
+
+class ComplaintRoute(LabelledEnum):
+    """Where a complainant can turn when the company cannot resolve the complaint (ISO 10002 §8.6)."""
+    INTERNAL = "internal"
+    HOTLINE_12345 = "hotline_12345"
+    CONSUMER_ASSOCIATION = "consumer_association"
+    HOUSING_AUTHORITY = "housing_authority"
+    COURT = "court"
+
+
+ComplaintRoute.LABELS = {
+    "internal": _l("Other internal routes (a higher level of the company)"), "hotline_12345": _l("The 12345 hotline"),
+    "consumer_association": _l("The consumer association"), "housing_authority": _l("The housing authority"),
+    "court": _l("Arbitration or the court"),
 }
 
 
@@ -264,3 +281,11 @@ class SummaryState(LabelledEnum):
 
 SummaryState.LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted to the general manager"),
                        "acknowledged": _l("Acknowledged"), "returned": _l("Returned with a comment")}
+
+
+class ReturnVisitState(LabelledEnum):
+    DUE = "due"
+    DONE = "done"
+
+
+ReturnVisitState.LABELS = {"due": _l("Due"), "done": _l("Done")}

@@ -35,6 +35,11 @@ class Complaint(AuditedMixin, Model):
     state: Mapped[str] = mapped_column(String(20), nullable=False, default="received")
     state_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     first_responsible_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), nullable=False)
+    remedy_requested: Mapped[str | None] = mapped_column(Text)  # 诉求: what the customer asks for
+    # 受理回执: the customer is told the complaint's number within the set time (ISO 10002)
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_how: Mapped[str | None] = mapped_column(String(10))
     # 确认 confirmed / 无效关闭 closed as invalid
     confirmed_how: Mapped[str | None] = mapped_column(String(200))
     invalid_explanation: Mapped[str | None] = mapped_column(Text)
@@ -63,10 +68,14 @@ class Complaint(AuditedMixin, Model):
     department_signed_off: Mapped[bool | None] = mapped_column(Boolean)
     person_signed_off: Mapped[bool | None] = mapped_column(Boolean)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # 未解决关闭 closed unresolved: the company's final position and the routes explained to the customer
+    unresolved_position: Mapped[str | None] = mapped_column(Text)
+    unresolved_routes: Mapped[str | None] = mapped_column(String(120))  # ComplaintRoute codes, by commas
     # 回访 return-visited
     return_visit_method: Mapped[str | None] = mapped_column(String(10))
     return_visit_record: Mapped[str | None] = mapped_column(Text)
-    return_visit_satisfaction: Mapped[int | None] = mapped_column(Integer)
+    return_visit_satisfaction: Mapped[int | None] = mapped_column(Integer)  # with the result
+    return_visit_process_satisfaction: Mapped[int | None] = mapped_column(Integer)  # with how it was handled
     return_visited_at: Mapped[datetime | None] = mapped_column(DateTime)
     # 反馈 fed back
     root_cause: Mapped[str | None] = mapped_column(Text)

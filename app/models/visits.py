@@ -54,6 +54,8 @@ class Visit(AuditedMixin, Model):
     items: Mapped[list[VisitItem]] = relationship(back_populates="visit", lazy="select", order_by="VisitItem.seq")
     rectifications: Mapped[list[Rectification]] = relationship(back_populates="visit", lazy="select",
                                                                order_by="Rectification.id")
+    # Read-only: return visits are written by the domain through their own rows.
+    return_visits: Mapped[list[ReturnVisit]] = relationship(viewonly=True, lazy="select")
 
     @property
     def number(self) -> str:

@@ -16,7 +16,7 @@ from wtforms.validators import ValidationError as FormValidationError
 
 from app import labels
 from app.domain import calendar
-from app.domain.reminders import missing_calendar_years
+from app.domain.worklist import missing_calendar_years
 from app.extensions import db
 from app.models import CalendarDay, CalendarYear
 

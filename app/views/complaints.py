@@ -16,6 +16,7 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
     BS3TextFieldWidget,
+    Select2ManyWidget,
     Select2Widget,
 )
 from flask_appbuilder.forms import DynamicForm
@@ -25,11 +26,11 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import not_, select
 from sqlalchemy.orm import joinedload
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import Input
 
 from app import labels
-from app.domain import approvals, calendar, complaints
+from app.domain import approvals, calendar, complaints, workflow, worklist
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.people import user_names
 from app.domain.privacy import mask
@@ -51,12 +52,14 @@ CONFIRM_ACTIONS = {
 LONG_TEXT = frozenset({
     "invalid_explanation", "legal_opinion", "handling_plan", "cause_analysis", "report", "measures",
     "progress_note", "reply_result", "return_visit_record", "root_cause", "improvement", "case_lesson",
+    "unresolved_position", "customer_told_how",
 })
 FIELD_KINDS = {
     **{name: "text" for name, parse in complaints.FIELDS.items() if parse is complaints._text},
     **{name: "choice" for name in labels.COMPLAINT_CHOICES if name in complaints.FIELDS},
     "department_id": "department", "handling_deadline": "date", "customer_accepted": "yes_no",
-    "satisfaction": "score", "return_visit_satisfaction": "score",
+    "satisfaction": "score", "return_visit_satisfaction": "score", "return_visit_process_satisfaction": "score",
+    "unresolved_routes": "choices",
     "department_signed_off": "tick", "person_signed_off": "tick",
 }
 
@@ -315,12 +318,13 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             actions = complaints.allowed_steps(session, complaint, actor)
         departments = {d.id: d.name for d in session.scalars(select(Department))}
         names = user_names(session, {complaint.first_responsible_id})
+        actors = user_names(session, {step.actor_id for step in steps})  # people by their names
         unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
         now = calendar.local_now()
         return self.render_template(
             "kefu/complaint_show.html", title=f"{self.show_title} {complaint.number}", complaint=complaint,
             sections=labels.complaint_sections(complaint, departments, names, unit),
-            timeline=[timeline_entry(step, departments) for step in steps],
+            timeline=[timeline_entry(step, departments, actors) for step in steps],
             approvals=found_approvals, approval_kind_label=approval_kind_label,
             approval_state_label=ApprovalState.label_of, may_show_approvals=sm.has_access("can_show", "ApprovalView"),
             actions=actions, confirm_actions=CONFIRM_ACTIONS,
@@ -328,6 +332,8 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             state_label=ComplaintState.label_of(complaint.state), labels=labels.COMPLAINT,
             may_see_customer=sm.has_access("can_show", "CustomerView"),
             customer_mobile=mask("mobile", complaint.customer.mobile),
+            stepper=workflow.states_in_path(complaints.WORKFLOW, complaint),
+            status_text=worklist.status_text(session, complaint, now),
         )
 
     # --- a step -------------------------------------------------------------------------------
@@ -458,7 +464,7 @@ def step_form(step, session) -> type:
         comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget())
 
     # Fields a step also requires for a serious complaint (assess: legal opinion and plan for 重大/危机).
-    extra = set(step.extra_required(None, {"severity": Severity.MAJOR.value})) if step.extra_required else set()
+    extra = {name for name, spec in step.fields.items() if spec.when is not None}
     for name in (*step.required, *step.optional):
         description = _l("Required for major and crisis complaints.") if name in extra else ""
         setattr(StepForm, name, _field(name, session, description))
@@ -489,6 +495,9 @@ def _field(name, session, description):
                            validate_choice=False, description=description, widget=Select2Widget())
     if kind == "tick":
         return BooleanField(label, description=description)
+    if kind == "choices":
+        return SelectMultipleField(label, choices=labels.COMPLAINT_MULTIPLE_CHOICES[name].choices(), validate_choice=False,
+                                   description=description, widget=Select2ManyWidget())
     raise LookupError(name)
 
 
@@ -499,6 +508,9 @@ def step_values(step, form) -> dict:
         data = form[name].data
         if FIELD_KINDS[name] == "tick":
             values[name] = bool(data)
+        elif FIELD_KINDS[name] == "choices":
+            if data:
+                values[name] = list(data)
         elif data is not None and str(data).strip() != "":
             values[name] = data
     return values
@@ -506,7 +518,7 @@ def step_values(step, form) -> dict:
 
 def transition_message(session, step, source, target, number, complaint):
     waiting = approvals.pending_for(session, complaint)
-    if waiting is not None and (step.action in ("assess", "close")):
+    if waiting is not None and step.approval is not None:
         return _l("%(number)s: “%(action)s” recorded; it now waits for the general manager's approval.",
                   number=number, action=step.label)
     return _l("%(number)s: “%(action)s” recorded; the complaint is now “%(state)s”.", number=number,
@@ -515,13 +527,14 @@ def transition_message(session, step, source, target, number, complaint):
 
 # --- detail page ----------------------------------------------------------------------------------
 
-def timeline_entry(step, departments) -> dict:
+def timeline_entry(step, departments, actors=None) -> dict:
     try:
         data = json.loads(step.data) if step.data else {}
     except ValueError:
         data = {}
     return {
-        "at": _minute(step.at), "actor": step.actor_name, "action": action_label(step.action),
+        "at": _minute(step.at), "actor": (actors or {}).get(step.actor_id) or step.actor_name,
+        "action": action_label(step.action),
         "code": step.action,
         "from": ComplaintState.label_of(step.from_state) if step.from_state else "",
         "to": ComplaintState.label_of(step.to_state),

@@ -17,17 +17,16 @@ from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, Filter
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import and_, case, exists, or_, select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy import case, or_
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import audit, labels
-from app.domain import approvals, calendar, cases, complaint_stats, complaints, scope
+from app.domain import approvals, calendar, cases, complaint_stats, reminders, worklist
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import unit_of_work
-from app.domain.roles import CS_MANAGER, DEPARTMENT_STAFF, GENERAL_MANAGER, role_names
+from app.domain.workflow import WORKFLOWS
 from app.extensions import db
-from app.models import Approval, CaseEntry, Complaint, Project
+from app.models import Approval, CaseEntry, Project
 from app.models.choices import (
     ApprovalState,
     CaseCategory,
@@ -42,11 +41,10 @@ from .base import DomainModelView, RelatedTextFilter
 from .complaints import (
     ComputedColumnsInterface,
     approval_kind_label,
-    overdue_text,
 )
 
 MY_WORK_LIMIT = 100  # rows per section; the rest is one click away in the filtered list
-APPROVAL_DUE_HOURS = 24  # an approval waiting longer than this is shown in red
+APPROVAL_DUE_HOURS = approvals.APPROVAL_DUE_HOURS
 
 S = ComplaintState
 
@@ -103,106 +101,55 @@ class Section:
     more: bool = False
 
 
-def _next_steps(complaint, roles) -> str:
-    return "、".join(str(step.label) for step in complaints.STEPS
-                     if complaint.state in step.sources and step.roles & roles)
+SECTION_TITLES = {
+    "complaint": _l("Complaints"), "visit": _l("Visits"), "rectification": _l("Rectification items"),
+    "return_visit": _l("Return visits"), "visit_summary": _l("Summaries of visits"),
+    "loan": _l("Files out on loan"), "approval": _l("Approvals waiting for me"), "calendar": _l("Calendar"),
+}
+LIST_VIEWS = {"complaint": "ComplaintView.list", "approval": "ApprovalView.list"}
 
 
-def _due(complaint) -> str:
-    if complaint.state in complaints.BEFORE_ASSIGNED:
-        moment = complaint.assign_due_at
-    elif complaint.state == S.INVESTIGATING:
-        moment = complaint.investigate_due_at
-    elif complaint.state == S.HANDLING and complaint.handling_deadline:
-        moment = complaint.handling_deadline
-    elif complaint.state in complaints.BEFORE_CLOSED:
-        moment = complaint.close_due_at
-    elif complaint.state == S.CLOSED:
-        moment = complaint.return_visit_due_at
-    else:
-        moment = None
+def _when(moment) -> str:
     if moment is None:
         return ""
     return f"{moment:%Y-%m-%d %H:%M}" if hasattr(moment, "hour") else f"{moment:%Y-%m-%d}"
 
 
-def due_clause():
-    """SQL: the deadline of the step a complaint waits for (the most urgent first, after the overdue)."""
-    C = Complaint
-    return case((C.state.in_(complaints.BEFORE_ASSIGNED), C.assign_due_at),
-                (C.state == S.INVESTIGATING, C.investigate_due_at),
-                (C.state.in_((S.HANDLING, S.REPLIED)), C.close_due_at),
-                (C.state == S.CLOSED, C.return_visit_due_at), else_=None)
+def _item_url(item) -> str | None:
+    if item.kind == "approval":
+        return url_for("ApprovalView.show", pk=item.record_id)
+    if item.kind == "calendar":
+        return url_for("CalendarYearView.list")
+    workflow = WORKFLOWS.get(item.kind)
+    return subject_url(workflow.model.__tablename__, item.record_id) if workflow else None
 
 
-def _no_pending(kind):
-    return ~exists().where(Approval.subject_table == Complaint.__table__.name, Approval.subject_id == Complaint.id,
-                           Approval.state == ApprovalState.PENDING, Approval.kind == kind)
+def _row(item) -> Row:
+    waited_for = ""
+    if item.kind == "approval":
+        next_step = str(_l("Approve or reject"))
+        title = item.summary
+        detail = approval_kind_label(item.state)
+    else:
+        next_step = f"{reminders.state_label(item)} → " + "、".join(reminders.action_label(item.kind, a)
+                                                                  for a in item.actions)
+        title, detail = item.summary, ""
+    return Row(url=_item_url(item) or "#", number=item.number, title=title, detail=detail, next_step=next_step,
+               due=_when(item.due_at), overdue="、".join(reminders.due_label(r) for r in item.overdue),
+               waited=waited_for)
 
 
-def complaint_conditions(session, actor) -> list[tuple[str, object, object]]:
-    """(section key, title, SQL condition) of the complaints waiting for this actor: the transition
-    table's states per role, with the guards that can be read in SQL (first-responsible, department,
-    a plan or closing waiting for the general manager)."""
-    roles = role_names(actor)
-    C = Complaint
-    found = []
-    if roles & complaints.CS:
-        plan_cleared = or_(C.severity.is_(None), C.severity.not_in(complaints.SERIOUS), C.plan_approved.is_(True))
-        # One IN list of states (an assessed one only once its plan is cleared), so that the index on
-        # (first_responsible_id, state) narrows by both columns: measured with 50,000 complaints of one
-        # person on SQLite, an OR of two state conditions read them all.
-        found.append(("mine", _l("Complaints I am first-responsible for"), and_(
-            C.first_responsible_id == actor.id,
-            C.state.in_((S.RECEIVED, S.CONFIRMED, S.ASSESSED, S.HANDLING, S.CLOSED)),
-            or_(C.state != S.ASSESSED, plan_cleared))))
-    if DEPARTMENT_STAFF in roles:
-        department_id = scope.department_id_of(session, actor)
-        if department_id is not None:
-            found.append(("department", _l("Complaints of my department"), and_(
-                C.department_id == department_id, C.state.in_((S.INVESTIGATING, S.HANDLING)))))
-    if CS_MANAGER in roles:
-        found.append(("manager", _l("Complaints to close or feed back"), or_(
-            and_(C.state == S.REPLIED, _no_pending("complaint_close")), C.state == S.RETURN_VISITED)))
-    return found
-
-
-def my_complaints(session, actor, now) -> list[Section]:
-    roles = role_names(actor)
-    overdue = complaints.overdue_clause(now)
+def my_work(session, actor, now) -> list[Section]:
+    """The actor's part of app.domain.worklist (exactly what `reminders` lists for them), by kind."""
+    by_kind: dict[str, list] = {}
+    for item in worklist.for_user(session, actor.id, now):
+        by_kind.setdefault(item.kind, []).append(item)
     sections = []
-    for key, title, condition in complaint_conditions(session, actor):
-        due = due_clause()
-        # The customers of the rows shown are loaded after the limit (selectinload), not joined to every
-        # complaint waiting (lazy="joined"): measured with 30,000 return-visited complaints waiting for the
-        # manager, PostgreSQL joined all of them to the customer table before sorting (0.9 s instead of 0.1 s).
-        query = (select(Complaint).where(condition)
-                 .options(selectinload(Complaint.customer), lazyload(Complaint.department))
-                 .order_by(case((overdue, 0), else_=1), case((due.is_(None), 1), else_=0), due,
-                           Complaint.received_at, Complaint.id)
-                 .limit(MY_WORK_LIMIT + 1))
-        items = session.scalars(query).all()
-        rows = [Row(url=url_for("ComplaintView.show", pk=c.id), number=c.number, title=c.customer.name,
-                    detail=c.content[:60] + ("…" if len(c.content) > 60 else ""),
-                    next_step=f"{ComplaintState.label_of(c.state)} → {_next_steps(c, roles)}", due=_due(c),
-                    overdue=overdue_text(complaints.overdue_reasons(c, now))) for c in items[:MY_WORK_LIMIT]]
-        sections.append(Section(key, str(title), rows, more=len(items) > MY_WORK_LIMIT,
-                                more_url=url_for("ComplaintView.list")))
+    for kind, items in by_kind.items():
+        more_url = url_for(LIST_VIEWS[kind]) if kind in LIST_VIEWS else None
+        sections.append(Section(kind, str(SECTION_TITLES.get(kind, kind)), [_row(i) for i in items[:MY_WORK_LIMIT]],
+                                more=len(items) > MY_WORK_LIMIT, more_url=more_url))
     return sections
-
-
-def my_approvals(session, actor) -> list[Section]:
-    if GENERAL_MANAGER not in role_names(actor):
-        return []
-    items = session.scalars(select(Approval).where(Approval.state == ApprovalState.PENDING)
-                            .order_by(Approval.requested_at, Approval.id).limit(MY_WORK_LIMIT + 1)).all()
-    rows = [Row(url=url_for("ApprovalView.show", pk=a.id), number=approval_kind_label(a.kind), title=a.summary,
-                detail=a.requested_by_name, next_step=str(_l("Approve or reject")),
-                due=f"{a.requested_at:%Y-%m-%d %H:%M} UTC", waited=waited(a.requested_at),
-                overdue=str(_l("waiting more than %(n)s hours", n=APPROVAL_DUE_HOURS)) if waiting_too_long(a) else "")
-            for a in items[:MY_WORK_LIMIT]]
-    return [Section("approvals", str(_l("Approvals waiting for me")), rows, more=len(items) > MY_WORK_LIMIT,
-                    more_url=url_for("ApprovalView.list"))]
 
 
 class MyWorkView(BaseView):
@@ -215,9 +162,7 @@ class MyWorkView(BaseView):
         actor = current_app.appbuilder.sm.current_user
         session = db.session
         now = calendar.local_now()
-        from .visits import my_visit_work  # here: app.views.visits imports this module's Row and Section
-
-        sections = my_complaints(session, actor, now) + my_visit_work(session, actor, now) + my_approvals(session, actor)
+        sections = my_work(session, actor, now)
         return self.render_template("kefu/work_mywork.html", title=_l("My work"), sections=sections,
                                     now=f"{now:%Y-%m-%d %H:%M}")
 

@@ -21,6 +21,7 @@ from tests.conftest import PASSWORD, ApiClient
 from .conftest import wordings
 
 GOOD = {
+    "acknowledge": {"acknowledged_how": "phone"},
     "confirm": {"confirmed_how": "电话确认，客户认可为有效投诉"},
     "close_invalid": {"invalid_explanation": "属咨询，已向客户解释"},
     "assess": {"severity": "general", "category": "engineering_quality"},
@@ -35,12 +36,12 @@ GOOD = {
     "feed_back": {"root_cause": "施工工艺", "improvement": "加强防水验收"},
 }
 # Who takes each step of a general complaint (the first-responsible person is cs_staff).
-BY = {"confirm": "cs_staff", "close_invalid": "cs_manager", "assess": "cs_staff", "assign": "cs_manager",
+BY = {"acknowledge": "cs_staff", "confirm": "cs_staff", "close_invalid": "cs_manager", "assess": "cs_staff", "assign": "cs_manager",
       "start_handling": "eng_staff", "add_progress": "eng_staff", "reply": "cs_staff", "close": "cs_manager",
       "return_visit": "cs_staff", "feed_back": "cs_manager"}
 PATH = ["confirm", "assess", "assign", "start_handling", "add_progress", "reply", "close", "return_visit",
         "feed_back"]
-STATE_AFTER = {"confirm": "confirmed", "close_invalid": "closed_invalid", "assess": "assessed", "assign": "investigating",
+STATE_AFTER = {"acknowledge": "received", "confirm": "confirmed", "close_invalid": "closed_invalid", "assess": "assessed", "assign": "investigating",
                "start_handling": "handling", "add_progress": "handling", "reply": "replied", "close": "closed",
                "return_visit": "return_visited", "feed_back": "fed_back"}
 
@@ -74,15 +75,20 @@ class Walker:
     def __init__(self, api_as, dbr, departments, customer_id):
         self.api_as, self.dbr, self.departments, self.customer_id = api_as, dbr, departments, customer_id
 
-    def open(self, user="cs_staff", **fields):
+    def open(self, user="cs_staff", acknowledge=True, **fields):
+        """A complaint received by `user`; acknowledged to the customer at once (受理回执) unless told not."""
         payload = {"channel": "hotline", "customer_id": self.customer_id, "content": "卫生间渗水，楼下天花板发霉",
                    **fields}
         response = self.api_as(user).post("/api/v1/complaint/", json=payload)
         assert response.status_code == 201, response.get_data(as_text=True)
-        return response.get_json()
+        created = response.get_json()
+        if acknowledge:
+            acknowledged = self.step(created["id"], "acknowledge", user=user)
+            assert acknowledged.status_code == 200, acknowledged.get_data(as_text=True)
+        return created
 
     def fields(self, action, department="ENG"):
-        values = dict(GOOD[action])
+        values = dict(GOOD.get(action, {}))
         if action == "assign":
             values["department_id"] = self.departments[department]
         return values
@@ -144,13 +150,13 @@ def _png(width=2, height=2) -> bytes:
 # --- the nine steps ------------------------------------------------------------------------------
 
 def test_a_general_complaint_walks_all_nine_steps_through_the_api(walker, api_as, dbr, app):
-    created = walker.open(received_at="2026-11-02T10:00:00")
+    created = walker.open(received_at="2026-11-02T10:00:00", acknowledge=False)
     cid, version = created["id"], created["version"]
     assert created["result"]["state"] == "received"
     assert created["result"]["first_responsible_id"] == walker.user_id("cs_staff")
     assert created["result"]["number"].startswith("TS2026-")
-    assert set(created["result"]["allowed_actions"]) == {"confirm", "close_invalid"}
-    for action in PATH:
+    assert set(created["result"]["allowed_actions"]) == {"acknowledge", "confirm", "close_invalid"}
+    for action in ["acknowledge", *PATH]:
         response = walker.step(cid, action, version=version)
         assert response.status_code == 200, (action, response.get_data(as_text=True))
         body = response.get_json()
@@ -168,10 +174,10 @@ def test_a_general_complaint_walks_all_nine_steps_through_the_api(walker, api_as
     steps = api_as("cs_staff").get(f"/api/v1/complaint/{cid}/steps")
     assert steps.status_code == 200
     timeline = steps.get_json()["result"]
-    assert [e["action"] for e in timeline] == ["receive", *PATH]
-    assert [e["actor_name"] for e in timeline] == ["cs_staff", *(BY[a] for a in PATH)]
-    assert timeline[1]["from"] == "received" and timeline[1]["to"] == "confirmed"
-    assert timeline[1]["data"] == GOOD["confirm"]
+    assert [e["action"] for e in timeline] == ["receive", "acknowledge", *PATH]
+    assert [e["actor_name"] for e in timeline] == ["cs_staff", "cs_staff", *(BY[a] for a in PATH)]
+    assert timeline[2]["from"] == "received" and timeline[2]["to"] == "confirmed"
+    assert timeline[2]["data"] == GOOD["confirm"]
     assert all(e["at"] for e in timeline)
     # The department saw it while it was theirs, and still does.
     assert api_as("eng_staff").get(f"/api/v1/complaint/{cid}").status_code == 200
@@ -680,7 +686,7 @@ def test_two_users_acting_on_one_complaint_at_the_same_moment(round_, walker, ap
     from app.models import AuditLog, ComplaintStep
 
     created = walker.open()
-    cid, version = created["id"], created["version"]
+    cid, version = created["id"], walker.version(created["id"])  # after the acknowledgement
     clients = {"confirm": _login(app, "cs_staff"), "close_invalid": _login(app, "cs_manager")}
     barrier = threading.Barrier(len(clients))
     results: dict[str, object] = {}

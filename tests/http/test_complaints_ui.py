@@ -187,7 +187,7 @@ def test_only_customer_service_receives_complaints(username, html_as, customer, 
 def test_cs_staff_on_a_received_complaint_may_confirm_or_close_as_invalid(html_as, customer):
     pk = receive(html_as("cs_staff"), customer["mobile"], "地下车库积水")
     page = text_of(html_as("cs_staff").get(f"/complaint/show/{pk}"))
-    assert buttons(page) == {"confirm", "close_invalid"}
+    assert buttons(page) == {"acknowledge", "confirm", "close_invalid"}  # 受理回执 until given
     assert f"/complaint/transition/{pk}/confirm" in page
     assert "/assign" not in page
 
@@ -228,7 +228,7 @@ def test_department_staff_see_their_department_s_complaints_only_after_assignmen
     # After handling starts the first-responsible person replies; the department may add progress only.
     walk(html_as, pk, ["start_handling"], departments)
     assert buttons(text_of(html_as("eng_staff").get(f"/complaint/show/{pk}"))) == {"add_progress"}
-    assert buttons(text_of(html_as("cs_staff").get(f"/complaint/show/{pk}"))) == {"add_progress", "reply"}
+    assert buttons(text_of(html_as("cs_staff").get(f"/complaint/show/{pk}"))) == {"acknowledge", "add_progress", "reply"}
 
 
 def complaint_row_number(html_as, pk) -> str:
@@ -386,7 +386,7 @@ def test_my_work_lists_overdue_first(html_as, customer, departments):
     # Received later, still waiting to be confirmed: overdue.
     late = receive(client, customer["mobile"], "后来的投诉", received_at=local_now() - timedelta(days=10))
     old_no, late_no = complaint_row_number(html_as, old), complaint_row_number(html_as, late)
-    mine = _section(text_of(client.get("/mywork/")), "mine")
+    mine = _section(text_of(client.get("/mywork/")), "complaint")
     assert old_no in mine and late_no in mine
     assert mine.index(late_no) < mine.index(old_no)
     classes = re.findall(r'<tr class="(kefu-work-row[^"]*)"', mine)
@@ -399,13 +399,13 @@ def test_my_work_lists_overdue_first(html_as, customer, departments):
 def test_my_work_of_each_role(html_as, customer, departments):
     pk = receive(html_as("cs_staff"), customer["mobile"], "门禁卡失灵")
     number = complaint_row_number(html_as, pk)
-    assert number in _section(text_of(html_as("cs_staff").get("/mywork/")), "mine")
+    assert number in _section(text_of(html_as("cs_staff").get("/mywork/")), "complaint")
     assert number not in my_work(text_of(html_as("cs_manager").get("/mywork/")))  # not theirs, not their step
     walk(html_as, pk, TO_INVESTIGATING, departments)
-    assert number in _section(text_of(html_as("eng_staff").get("/mywork/")), "department")
+    assert number in _section(text_of(html_as("eng_staff").get("/mywork/")), "complaint")
     assert number not in my_work(text_of(html_as("pm_staff").get("/mywork/")))
     walk(html_as, pk, ["start_handling", "reply"], departments)
-    assert number in _section(text_of(html_as("cs_manager").get("/mywork/")), "manager")
+    assert number in _section(text_of(html_as("cs_manager").get("/mywork/")), "complaint")
     assert number not in my_work(text_of(html_as("eng_staff").get("/mywork/")))
 
 

@@ -440,7 +440,7 @@ def test_the_rectification_list_filters_overdue_items_and_shows_them_in_red(html
     assert item["number"] not in not_late
     # my-work: the department's items, the overdue one first and in red
     work = text_of(html_as("pm_staff").get("/mywork/"))
-    section = re.search(r'data-section="rectifications">(.*?)</table>', work, re.S).group(1)
+    section = re.search(r'data-section="rectification">(.*?)</table>', work, re.S).group(1)
     assert item["number"] in section
     classes = re.findall(r'<tr class="(kefu-work-row[^"]*)"', section)
     flags = ["kefu-overdue" in c for c in classes]
@@ -517,22 +517,23 @@ def test_my_work_shows_the_visit_work_of_each_role(html_as, dbr, customer, depar
     cs = html_as("cs_staff")
     pk = plan(cs, customer["mobile"])
     number = visit_row(dbr, pk)["number"]
-    assert number in _section(text_of(cs.get("/mywork/")), "visits")
-    assert number not in _section(text_of(html_as("cs_manager").get("/mywork/")), "visits")  # not their visit
+    assert number in _section(text_of(cs.get("/mywork/")), "visit")
+    assert number not in _section(text_of(html_as("cs_manager").get("/mywork/")), "visit")  # not their visit
     ok(take(cs, pk, "visit", **VISIT_FIELDS))
-    assert number in _section(text_of(cs.get("/mywork/")), "visits")  # rectifications to assign
+    assert number in _section(text_of(cs.get("/mywork/")), "visit")  # rectifications to assign
     ok(take(html_as("cs_manager"), pk, "rectify", **rectify_fields(dbr, pk, departments)))
-    assert number not in _section(text_of(cs.get("/mywork/")), "visits")  # the departments are at work
+    assert number not in _section(text_of(cs.get("/mywork/")), "visit")  # the departments are at work
     row = visit_row(dbr, pk)
     pm_item, eng_item = by_department(row, departments, "PM"), by_department(row, departments, "ENG")
-    pm_work = _section(text_of(html_as("pm_staff").get("/mywork/")), "rectifications")
+    pm_work = _section(text_of(html_as("pm_staff").get("/mywork/")), "rectification")
     assert pm_item["number"] in pm_work and eng_item["number"] not in pm_work
-    assert eng_item["number"] in _section(text_of(html_as("eng_staff").get("/mywork/")), "rectifications")
+    assert eng_item["number"] in _section(text_of(html_as("eng_staff").get("/mywork/")), "rectification")
     ok(take_item(html_as("pm_staff"), pm_item["id"], "complete", note="已整改", customer_told="yes"))
-    assert pm_item["number"] not in _section(text_of(html_as("pm_staff").get("/mywork/")), "rectifications")
-    assert number in _section(text_of(cs.get("/mywork/")), "visits")  # the customer's verdict to ask
-    assert "data-section=\"rectifications\"" not in text_of(cs.get("/mywork/"))
-    assert "data-section=\"visits\"" not in text_of(html_as("pm_staff").get("/mywork/"))
+    assert pm_item["number"] not in _section(text_of(html_as("pm_staff").get("/mywork/")), "rectification")
+    # the customer's verdict to ask on the rectified item, under its visiting staff
+    assert pm_item["number"] in _section(text_of(cs.get("/mywork/")), "rectification")
+    assert number not in _section(text_of(cs.get("/mywork/")), "visit")  # 工程部 is still at work
+    assert "data-section=\"visit\"" not in text_of(html_as("pm_staff").get("/mywork/"))
 
 
 def first_due_return_visit(dbr) -> dict:
@@ -548,11 +549,11 @@ def first_due_return_visit(dbr) -> dict:
 
 def test_my_work_lists_due_return_visits_for_customer_service(html_as, dbr):
     record = first_due_return_visit(dbr)
-    section = _section(text_of(html_as("cs_staff").get("/mywork/")), "return_visits")
+    section = _section(text_of(html_as("cs_staff").get("/mywork/")), "return_visit")
     assert record["number"] in section
     assert re.search(rf'<tr class="kefu-work-row danger kefu-overdue">(?:(?!</tr>).)*{record["number"]}', section,
                      re.S)
-    assert "return_visits" not in text_of(html_as("pm_staff").get("/mywork/"))
+    assert 'data-section="return_visit"' not in text_of(html_as("pm_staff").get("/mywork/"))
 
 
 # --- return visits ------------------------------------------------------------------------------------

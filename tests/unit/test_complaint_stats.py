@@ -26,8 +26,11 @@ GOOD = {
 def _open(session, users, when, channel="hotline", content="卫生间渗水", unit_id=None):
     customer_id = session.scalar(select(Customer.id).order_by(Customer.id))
     with records.unit_of_work(session):
-        return complaints.open_complaint(session, users["cs_staff"], channel=channel, customer_id=customer_id,
-                                         content=content, received_at=when, unit_id=unit_id)
+        complaint = complaints.open_complaint(session, users["cs_staff"], channel=channel, customer_id=customer_id,
+                                              content=content, received_at=when, unit_id=unit_id)
+    # 受理回执 at once (its own deadline is tested in test_workflow_matrix / test_iso_steps).
+    _step(session, complaint, "acknowledge", users["cs_staff"], acknowledged_how="phone")
+    return complaint
 
 
 def _step(session, complaint, action, actor, **fields):

@@ -1,0 +1,273 @@
+"""Who acts next, on what, by when — one function read from the workflow tables, used by my-work,
+`flask --app run reminders` and the one-line status text, so they cannot disagree.
+
+For every record of every workflow in a state that waits (`Workflow.waits`), each party of that state
+(the first-responsible person, the responsible department, the visiting staff, the managers, …) gets an
+item listing the steps of the state that are theirs and possible now (the step conditions read on the
+record alone), with the state's running deadline and its overdue flags. A record with a pending
+approval waits for the general manager instead: it is listed once, as the approval, under every
+general manager except the requester. A year missing from the working-day calendar is listed for the
+Admin. Times are China local time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask_appbuilder.security.sqla.models import Role, User
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.models import Approval, CalendarYear, Department, UserDepartment
+
+from . import approvals, calendar
+from .errors import DomainError
+from .roles import ADMIN, DEPARTMENT_STAFF, GENERAL_MANAGER
+from .workflow import WORKFLOWS, Workflow
+
+EXCERPT = 40
+
+
+@dataclass
+class Item:
+    kind: str  # a workflow's code, "approval" or "calendar"
+    record_id: int
+    number: str
+    state: str
+    actions: list[str]  # the steps that are this person's now (action codes), or "decide"
+    due: str | None  # the running deadline's code
+    due_at: datetime | date | None
+    overdue: list[str]  # the codes of the deadlines passed
+    summary: str
+    complaint_id: int | None = None
+    subject: tuple[str, int] | None = None  # an approval's subject (table, id)
+
+    @property
+    def sort_key(self):
+        moment = self.due_at
+        if isinstance(moment, date) and not isinstance(moment, datetime):
+            moment = datetime.combine(moment, time(23, 59))
+        return (not self.overdue, moment is None, moment or datetime.max, self.number)
+
+    def as_dict(self) -> dict:
+        due_at = self.due_at.isoformat(sep=" ", timespec="minutes") if isinstance(self.due_at, datetime) \
+            else (self.due_at.isoformat() if self.due_at else None)
+        return {"kind": self.kind, "id": self.record_id, "number": self.number, "state": self.state,
+                "actions": self.actions, "due": self.due, "due_at": due_at, "overdue": self.overdue,
+                "is_overdue": bool(self.overdue), "summary": self.summary, "complaint_id": self.complaint_id}
+
+
+@dataclass
+class Person:
+    user_id: int | None  # None: nobody could be found to act (shown first, so it is not lost)
+    username: str
+    name: str
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(1 for item in self.items if item.overdue)
+
+    def as_dict(self) -> dict:
+        return {"user_id": self.user_id, "username": self.username, "name": self.name,
+                "overdue": self.overdue_count, "due": len(self.items) - self.overdue_count,
+                "items": [item.as_dict() for item in self.items]}
+
+
+class Directory:
+    """Active users by role and department, and how to name people and departments (three queries)."""
+
+    def __init__(self, session):
+        self.users: dict[int, tuple[str, str, bool]] = {}
+        self.by_role: dict[str, list[int]] = {}
+        for row in session.execute(select(User.id, User.username, User.first_name, User.last_name, User.active,
+                                          Role.name).join(User.roles).order_by(User.username)):
+            name = f"{row.first_name or ''}{row.last_name or ''}".strip() or row.username
+            self.users[row.id] = (row.username, name, bool(row.active))
+            if row.active:
+                self.by_role.setdefault(row.name, []).append(row.id)
+        self.staff_of: dict[int, list[int]] = {}
+        department_staff = set(self.by_role.get(DEPARTMENT_STAFF, ()))
+        for user_id, department_id in session.execute(select(UserDepartment.user_id, UserDepartment.department_id)):
+            if user_id in department_staff:
+                self.staff_of.setdefault(department_id, []).append(user_id)
+        self.departments = dict(session.execute(select(Department.id, Department.name)).all())
+
+    def active(self, user_id) -> bool:
+        return user_id in self.users and self.users[user_id][2]
+
+    def role(self, role: str) -> list[int]:
+        return self.by_role.get(role, [])
+
+    def name_of(self, user_id) -> str:
+        return self.users[user_id][1] if user_id in self.users else ""
+
+    def department_name(self, department_id) -> str:
+        return self.departments.get(department_id, "")
+
+
+def _excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+
+
+def summary_of(record) -> str:
+    """A short text saying what the record is about, for the lists of work."""
+    department = getattr(record, "department", None)
+    prefix = f"[{department.name}] " if department is not None and getattr(department, "name", None) else ""
+    for name in ("content", "measure"):
+        if getattr(record, name, None):
+            return prefix + _excerpt(getattr(record, name))
+    customer = getattr(record, "customer", None)
+    if customer is not None:
+        return _excerpt(customer.name)
+    if getattr(record, "borrower", None):
+        return f"{record.borrower}（{record.borrower_department}）"
+    return _excerpt(getattr(record, "title", "") or "")
+
+
+def possible_actions(session, workflow: Workflow, record, roles) -> list[str]:
+    """The steps of the record's state taken by `roles` whose condition the record meets now."""
+    found = []
+    for step in workflow.steps:
+        if record.state not in step.sources or not step.roles & roles:
+            continue
+        try:
+            if workflow.context:
+                workflow.context(session, record, None)
+            if step.condition:
+                step.condition(session, record, None)
+        except DomainError:
+            continue
+        found.append(step.action)
+    return found
+
+
+def waiting(session, at: datetime | None = None) -> list[Person]:
+    """Everyone with something waiting, nobody-found first, then by username; each person's items
+    overdue first, then by deadline."""
+    at = at or calendar.local_now()
+    directory = Directory(session)
+    people: dict[int | None, Person] = {}
+
+    def give(user_ids, item):
+        for user_id in user_ids or [None]:
+            if user_id not in people:
+                username, name, _active = directory.users.get(user_id, ("", str(_l("Nobody found")), False))
+                people[user_id] = Person(user_id, username, name)
+            people[user_id].items.append(item)
+
+    pending = session.scalars(select(Approval).where(Approval.state == "pending")
+                              .order_by(Approval.requested_at, Approval.id)).all()
+    waiting_for_gm = {(a.subject_table, a.subject_id) for a in pending}
+    subjects = {}
+    for workflow in WORKFLOWS.values():
+        if not workflow.waits:
+            continue
+        model = workflow.model
+        # Every relationship of the page of records in one query each (what summary_of and the parties read).
+        query = select(model).where(model.state.in_(list(workflow.waits))).options(selectinload("*")).order_by(model.id)
+        for record in session.scalars(query):
+            subjects[(model.__tablename__, record.id)] = (workflow, record)
+            if (model.__tablename__, record.id) in waiting_for_gm:
+                continue
+            for people_ids, item in items_of(session, workflow, record, directory, at):
+                give(people_ids, item)
+
+    for approval in pending:
+        give([u for u in directory.role(GENERAL_MANAGER) if u != approval.requested_by_id],
+             approval_item(approval, subjects.get((approval.subject_table, approval.subject_id)), at))
+
+    for year in missing_calendar_years(session, at):
+        give(directory.role(ADMIN), Item(
+            "calendar", year, str(year), "missing", ["calendar_seed"], "calendar", datetime(year, 1, 1),
+            ["calendar"] if year <= at.year else [],
+            str(_l("%(year)s is not in the working-day calendar: it counts as plain Monday to Friday.", year=year))))
+
+    for person in people.values():
+        person.items.sort(key=lambda item: item.sort_key)
+    return sorted(people.values(), key=lambda p: (p.user_id is not None, p.username))
+
+
+def items_of(session, workflow: Workflow, record, directory: Directory, at: datetime):
+    """(people, item) for each party the record waits for now."""
+    wait = workflow.waits.get(record.state)
+    if wait is None or (wait.when and not wait.when(session, record, at)):
+        return
+    deadline, due_at = workflow.deadline_of(record)
+    overdue = workflow.overdue_reasons(record, at)
+    complaint_id = record.id if workflow.code == "complaint" else None
+    for party in wait.parties:
+        actions = possible_actions(session, workflow, record, party.roles)
+        if actions:
+            yield party.people(record, directory), Item(
+                workflow.code, record.id, workflow.number(record), record.state, actions,
+                deadline.code if deadline else None, due_at, list(overdue), summary_of(record), complaint_id)
+
+
+def approval_item(approval, subject, at: datetime) -> Item:
+    due_at = (approval.requested_at + timedelta(hours=approvals.APPROVAL_DUE_HOURS)).replace(tzinfo=UTC) \
+        .astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
+    overdue = []
+    number = f"{approval.subject_table}#{approval.subject_id}"
+    complaint_id = None
+    if subject is not None:
+        workflow, record = subject
+        overdue = workflow.overdue_reasons(record, at)
+        number = workflow.number(record)
+        complaint_id = record.id if workflow.code == "complaint" else None
+    if due_at < at:
+        overdue.append("approval")
+    return Item("approval", approval.id, number, approval.kind, ["decide"], "approval", due_at, overdue,
+                approval.summary, complaint_id=complaint_id, subject=(approval.subject_table, approval.subject_id))
+
+
+def for_user(session, user_id: int, at: datetime | None = None) -> list[Item]:
+    """What waits for one person (my-work): exactly their part of `waiting`."""
+    for person in waiting(session, at):
+        if person.user_id == user_id:
+            return person.items
+    return []
+
+
+def missing_calendar_years(session, at: datetime) -> list[int]:
+    """This year and next year, those not in the calendar table."""
+    wanted = (at.year, at.year + 1)
+    present = set(session.scalars(select(CalendarYear.year).where(CalendarYear.year.in_(wanted))))
+    return [year for year in wanted if year not in present]
+
+
+# --- the one-line status, fit to read out on the phone (ISO 10002: the complainant can ask any time) ---------
+
+def status_text(session, record, at: datetime | None = None) -> str:
+    """«投诉 TS-2026-0001：处理中，待工程部添加进展、张三回复客户，期限 12月7日»."""
+    from .workflow import workflow_of
+
+    at = at or calendar.local_now()
+    workflow = workflow_of(record)
+    head = f"{workflow.label} {workflow.number(record)}：{workflow.label_of_state(record.state)}"
+    pending = approvals.pending_for(session, record)
+    if pending is not None:
+        return head + "，" + str(_l("waiting for the general manager's decision"))
+    wait = workflow.waits.get(record.state)
+    if wait is None:
+        return head
+    directory = Directory(session)
+    whom = []
+    for party in wait.parties:
+        actions = possible_actions(session, workflow, record, party.roles)
+        if actions:
+            name = (party.name(record, directory) if party.name else "") or str(party.label)
+            whom.append(str(_l("%(who)s to %(what)s", who=name,
+                               what="、".join(str(workflow.step(a).label) for a in actions))))
+    text = head
+    if whom:
+        text += "，" + str(_l("waiting for %(whom)s", whom="；".join(whom)))
+    deadline, due_at = workflow.deadline_of(record)
+    if due_at is not None:
+        text += "，" + str(_l("due %(when)s", when=f"{due_at.month}月{due_at.day}日"))
+        if workflow.overdue_reasons(record, at):
+            text += str(_l(" (overdue)"))
+    return text
