@@ -33,8 +33,6 @@ from app.models import (
     VisitSummary,
 )
 from app.models.choices import (
-    CaseCategory,
-    CaseStage,
     ContactRole,
     ItemResult,
     RectificationState,
@@ -46,7 +44,7 @@ from app.models.choices import (
     VisitState,
 )
 
-from . import calendar, fields, scope
+from . import calendar, cases, fields, scope
 from . import workflow as wf
 from .errors import ForbiddenError, NotFoundError, TransitionNotAllowedError, ValidationError
 from .records import flush
@@ -639,30 +637,9 @@ def submit_summary(session, summary: VisitSummary, actor, version) -> VisitSumma
 def case_from_summary(session, summary: VisitSummary, actor, *, title, stage, category, description,
                       lesson=None, cause=None, project_id=None, department_id=None) -> CaseEntry:
     """A recurring problem of the summary becomes a case-library entry (a lesson and a work standard note)."""
-    if CS_MANAGER not in role_names(actor):
-        raise ForbiddenError(_l("Only the customer-service manager adds to the case library."))
-    entry = CaseEntry(title=fields.text(title), stage=stage, category=category, description=fields.text(description),
-                      lesson=fields.text(lesson), cause=fields.text(cause), project_id=project_id,
-                      department_id=department_id, source_table=VisitSummary.__table__.name, source_id=summary.id)
-    errors = {}
-    for name, enum in (("stage", CaseStage), ("category", CaseCategory)):
-        try:
-            fields.choice(enum)(getattr(entry, name))
-        except ValueError as exc:
-            errors[name] = exc.args[0]
-    for name in ("title", "description"):
-        if not getattr(entry, name):
-            errors[name] = _l("This field is required.")
-    for name, model in (("project_id", Project), ("department_id", Department)):
-        value = getattr(entry, name)
-        if value not in (None, "") and session.get(model, value) is None:
-            errors[name] = _l("This record does not exist.")
-    if errors:
-        raise ValidationError(errors)
-    with audit.acting_as(session, actor):
-        session.add(entry)
-        flush(session)
-    return entry
+    return cases.new_entry(session, actor, title=title, stage=stage, category=category, description=description,
+                           lesson=lesson, cause=cause, project_id=project_id, department_id=department_id,
+                           source_table=VisitSummary.__table__.name, source_id=summary.id)
 
 
 # --- return visits of deliveries and move-ins -----------------------------------------------------------
