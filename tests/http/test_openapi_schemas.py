@@ -64,8 +64,9 @@ def body_schema(spec, path) -> dict:
 ])
 def test_a_transition_body_names_every_action_and_field(spec, path, actions, fields):
     schema = body_schema(spec, path)
-    assert schema["properties"]["action"]["enum"] == actions
-    assert set(schema["properties"]) == {"action", "version", "comment", *fields}
+    # Today's names are all there (a step or field added later comes on top of them).
+    assert set(actions) <= set(schema["properties"]["action"]["enum"])
+    assert {"action", "version", "comment", *fields} <= set(schema["properties"])
     assert set(schema["required"]) == {"action", "version"}
     assert schema["properties"]["version"]["type"] == "integer"
 
@@ -79,8 +80,8 @@ def test_a_field_says_which_steps_take_it_and_is_typed(spec):
     assert complaint["legal_opinion"]["description"] == "Taken by: assess"
     assert complaint["severity"]["enum"] == ["general", "major", "crisis"]
     rectification = body_schema(spec, "/api/v1/rectification/{pk}/transition")["properties"]
-    assert rectification["note"]["description"] == "Taken by: report_progress (required), complete (required), " \
-                                                   "accept, reject (required)"
+    assert rectification["note"]["description"].startswith("Taken by: report_progress (required), complete (required)")
+    assert rectification["deadline"]["format"] == "date"
 
 
 def test_a_field_added_to_a_step_is_documented_from_the_table_alone():
