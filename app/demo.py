@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app import audit
-from app.domain import approvals, calendar, complaints, records, visits
+from app.domain import approvals, calendar, complaints, records, visit_planning, visits
 from app.domain.roles import (
     ADMIN,
     ARCHIVIST,
@@ -642,9 +642,9 @@ def _visits(session, appbuilder, now: datetime) -> str:
 
 def _walk_visit(session, rng, users, departments, clock, customer, start, state, second_round):
     clock["now"] = min(start - timedelta(days=3), clock["real"] - timedelta(hours=1))  # planned ahead, never later than now
-    visit = visits.plan_visit(session, users["cs_staff"], customer_id=customer.id, planned_at=start,
-                              unit_id=customer[2], contact_post="行政经理" if customer.kind == "company" else None,
-                              contact_phone=f"0571-8{rng.randint(1000000, 9999999)}")
+    visit = visit_planning.plan_visit(session, users["cs_staff"], customer_id=customer.id, planned_at=start,
+                                      unit_id=customer[2], contact_post="行政经理" if customer.kind == "company" else None,
+                                      contact_phone=f"0571-8{rng.randint(1000000, 9999999)}")
     if state == "planned":
         return visit
     clock["now"] = start

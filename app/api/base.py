@@ -3,6 +3,7 @@
 FAB turns an exception in pre_add/pre_update into a 500 (@safe) and commits inside its datamodel;
 here every write runs `records.*` in a unit of work, a DomainError becomes `err.status` with a JSON
 `message` in the caller's language, and responses carry `id` and `version` with personal data masked.
+An endpoint of our own is documented from its marshmallow schemas (app.api.documented).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from app.domain import fields, privacy, records
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask, masked_copy
 from app.extensions import db
+
+from .documented import DocumentedApi
 
 
 def json_object() -> dict:
@@ -62,7 +65,7 @@ def scalar_fields(schema, data: dict) -> dict:
     return data
 
 
-class DomainModelRestApi(ModelRestApi):
+class DomainModelRestApi(DocumentedApi, ModelRestApi):
     page_size = 25
     max_page_size = 100
     base_order = ("id", "desc")  # stable pages (without it PostgreSQL returned pages in scan order)

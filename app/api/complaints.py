@@ -37,6 +37,19 @@ from app.models.choices import (
 from app.views.base import KefuInterface
 
 from .base import DomainModelRestApi, json_object
+from .complaint_schemas import (
+    AttachmentAddedAnswerSchema,
+    AttachmentsAnswerSchema,
+    ComplaintStepsAnswerSchema,
+    ComplaintTransitionSchema,
+    DecidedAnswerSchema,
+    DecisionSchema,
+    PrintFormSchema,
+    StatsAnswerSchema,
+    StatsQuerySchema,
+    UploadSchema,
+)
+from .documented import BINARY, PrintedAnswerSchema, StepAnswerSchema, documented
 
 COMPLAINT_LABELS = labels.COMPLAINT
 DEADLINES = ["assign_due_at", "investigate_due_at", "close_due_at", "handling_deadline", "return_visit_due_at"]
@@ -155,75 +168,28 @@ class ComplaintApi(DomainModelRestApi):
 
     # --- moving -----------------------------------------------------------------------------
     @expose("/<int:pk>/transition", methods=["POST"])
+    @documented(StepAnswerSchema, body=ComplaintTransitionSchema, refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("transition")
     def transition(self, pk):
         """Take one step of the workflow: the complaint in its new state, or a refusal with nothing written.
-        ---
-        post:
-          description: >-
-            Body: `action` (confirm, close_invalid, assess, assign, start_handling, add_progress, reply,
-            close, return_visit, feed_back), `version` (the version read), optional `comment`, and the
-            fields the step requires. Refusals: 404 not visible, 409 wrong state or stale version,
-            403 role, 422 missing or bad fields (`errors` per field).
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  required: [action, version]
-                  properties:
-                    action: {type: string}
-                    version: {type: integer}
-                    comment: {type: string}
-                  additionalProperties: true
-          responses:
-            200:
-              description: The complaint in its new state, with the actions the caller may take next
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      version: {type: integer}
-                      state: {type: string}
-                      allowed_actions: {type: array, items: {type: string}}
-                      result: {type: object}
-            403: {$ref: '#/components/responses/401'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Not possible in the current state, or the version is stale}
-            422: {$ref: '#/components/responses/422'}
-        """
+
+        Refusals: 404 not visible, 409 wrong state or stale version, 403 role, 422 missing or bad fields
+        (`errors` per field)."""
         return self.take_step(lambda: self._visible(pk), complaints.transition)
 
     @expose("/<int:pk>/print", methods=["POST"])
+    @documented(PrintedAnswerSchema, status=201, body=PrintFormSchema, body_required=False,
+                refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("print")
     def print_record(self, pk):
         """Print the complaint record form (客户投诉处理记录表) and file it in the archive.
-        ---
-        post:
-          description: >-
-            Each call files a new copy: a reprint is a new archive record whose `previous_id` names the
-            copy before it (`revision` counts them). Optional body `{"form": "complaint_record" |
-            "return_visit"}` (default complaint_record).
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          responses:
-            201: {description: The archive record of the printed copy (number, sha256, verify_code, previous_id)}
-            403: {$ref: '#/components/responses/401'}
-            404: {$ref: '#/components/responses/404'}
-        """
+
+        Each call files a new copy: a reprint is a new archive record whose `previous_id` names the copy
+        before it (`revision` counts them). `form` chooses the complaint's return-visit record instead."""
         from app import printing
 
         from .archive import print_response
@@ -232,7 +198,7 @@ class ComplaintApi(DomainModelRestApi):
         forms = {"complaint_record": printing.print_complaint_record,
                  "return_visit": printing.print_complaint_return_visit}
         form = (body.get("form") or "complaint_record") if isinstance(body, dict) else None
-        if form not in forms:
+        if not isinstance(form, str) or form not in forms:  # a list or an object is no form's name
             return self.domain_error(ValidationError({"form": _l("Choose complaint_record or return_visit.")}))
         try:
             complaint = self._get_visible(pk)
@@ -241,40 +207,12 @@ class ComplaintApi(DomainModelRestApi):
         return print_response(self, lambda: forms[form](db.session, complaint, self.actor()))
 
     @expose("/<int:pk>/steps", methods=["GET"])
+    @documented(ComplaintStepsAnswerSchema, refusals=(404,))
     @protect()
     @safe
     @permission_name("get")
     def steps(self, pk):
-        """The complaint's timeline: one entry per step, oldest first.
-        ---
-        get:
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          responses:
-            200:
-              description: The steps
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      result:
-                        type: array
-                        items:
-                          type: object
-                          properties:
-                            action: {type: string}
-                            from: {type: string}
-                            to: {type: string}
-                            actor_name: {type: string}
-                            at: {type: string, format: date-time}
-                            comment: {type: string}
-                            data: {type: object}
-            404: {$ref: '#/components/responses/404'}
-        """
+        """The complaint's timeline: one entry per step, oldest first."""
         try:
             complaint = self._visible(pk)
         except DomainError as err:
@@ -295,21 +233,12 @@ class ComplaintApi(DomainModelRestApi):
                 "created_by_id": item.created_by_id}
 
     @expose("/<int:pk>/attachment", methods=["GET"])
+    @documented(AttachmentsAnswerSchema, refusals=(404,))
     @protect()
     @safe
     @permission_name("get")
     def attachments(self, pk):
-        """The complaint's evidence attachments.
-        ---
-        get:
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          responses:
-            200: {description: The attachments (id, filename, content_type, size, sha256)}
-            404: {$ref: '#/components/responses/404'}
-        """
+        """The complaint's evidence attachments."""
         try:
             complaint = self._visible(pk)
         except DomainError as err:
@@ -318,31 +247,13 @@ class ComplaintApi(DomainModelRestApi):
         return self.response(200, id=complaint.id, count=len(items), result=items)
 
     @expose("/<int:pk>/attachment", methods=["POST"])
+    @documented(AttachmentAddedAnswerSchema, status=201, body=UploadSchema, body_media="multipart/form-data",
+                refusals=(403, 404, 422))
     @protect()
     @safe
     @permission_name("transition")
     def add_attachment(self, pk):
-        """Attach evidence: an image (PNG, JPEG, GIF, WebP) or a PDF, at most 10 MB, checked by its content.
-        ---
-        post:
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          requestBody:
-            required: true
-            content:
-              multipart/form-data:
-                schema:
-                  type: object
-                  properties:
-                    file: {type: string, format: binary}
-          responses:
-            201: {description: The attachment recorded}
-            403: {$ref: '#/components/responses/401'}
-            404: {$ref: '#/components/responses/404'}
-            422: {$ref: '#/components/responses/422'}
-        """
+        """Attach evidence: an image (PNG, JPEG, GIF, WebP) or a PDF, at most 10 MB, checked by its content."""
         try:
             complaint = self._visible(pk)
             upload = request.files.get("file")
@@ -357,29 +268,14 @@ class ComplaintApi(DomainModelRestApi):
         return self.response(201, id=item.id, result=self._attachment_json(item))
 
     @expose("/<int:pk>/attachment/<int:attachment_id>", methods=["GET"])
+    @documented(BINARY, refusals=(404, 409))
     @protect()
     @safe
     @permission_name("get")
     def attachment(self, pk, attachment_id):
         """Download one evidence attachment (the stored file is checked against its SHA-256 first).
-        ---
-        get:
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          - in: path
-            name: attachment_id
-            schema: {type: integer}
-          responses:
-            200:
-              description: The file
-              content:
-                application/octet-stream:
-                  schema: {type: string, format: binary}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: The stored file no longer matches its hash}
-        """
+
+        409: the stored file no longer matches its hash."""
         try:
             complaint = self._visible(pk)
             item, path = attachments.get_attachment(db.session, complaint, attachment_id)
@@ -398,33 +294,12 @@ class ComplaintApi(DomainModelRestApi):
 
     # --- statistics -------------------------------------------------------------------------
     @expose("/stats", methods=["GET"])
+    @documented(StatsAnswerSchema, query=StatsQuerySchema, refusals=(403, 422))
     @protect()
     @safe
     @permission_name("stats")
     def stats(self):
-        """Monthly statistics and the complaint ledger (台帐) of the complaints received in a month.
-        ---
-        get:
-          parameters:
-          - in: query
-            name: month
-            description: YYYY-MM (default the current month)
-            schema: {type: string, example: "2026-11"}
-          - in: query
-            name: ledger_offset
-            schema: {type: integer, default: 0}
-          - in: query
-            name: ledger_limit
-            description: rows of the ledger (default 1000, at most 10000; 0 for none)
-            schema: {type: integer, default: 1000}
-          responses:
-            200:
-              description: >-
-                Counts by channel, category, severity, department and state; median and 90th-percentile
-                days to close; average satisfaction; overdue counts; re-handling rate; the ledger.
-            403: {$ref: '#/components/responses/401'}
-            422: {$ref: '#/components/responses/422'}
-        """
+        """Monthly statistics and the complaint ledger (台帐) of the complaints received in a month."""
         try:
             month = request.args.get("month") or f"{calendar.local_now():%Y-%m}"
             offset = self._int_arg("ledger_offset", 0, None)
@@ -512,39 +387,14 @@ class ApprovalApi(DomainModelRestApi):
             self._add_waiting(row)
 
     @expose("/<int:pk>/decide", methods=["POST"])
+    @documented(DecidedAnswerSchema, body=DecisionSchema, refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("decide")
     def decide(self, pk):
         """The general manager approves or rejects; the subject moves on or back by its own rules.
-        ---
-        post:
-          description: >-
-            Body: `decision` (approve or reject), `comment` (required to reject), optionally the
-            `version` read. The requester can never decide their own request (403); an approval
-            already decided answers 409.
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  required: [decision]
-                  properties:
-                    decision: {type: string, enum: [approve, reject]}
-                    comment: {type: string}
-                    version: {type: integer}
-          responses:
-            200: {description: The decided approval and the state of its subject}
-            403: {$ref: '#/components/responses/401'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Already decided, or changed meanwhile}
-            422: {$ref: '#/components/responses/422'}
-        """
+
+        The requester can never decide their own request (403); an approval already decided answers 409."""
         try:
             data = json_object()
             item = self._get_visible(pk)

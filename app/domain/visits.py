@@ -20,7 +20,6 @@ from app import audit
 from app.models import (
     ArchiveRecord,
     CaseEntry,
-    Customer,
     CustomerUnit,
     Department,
     Project,
@@ -33,7 +32,6 @@ from app.models import (
     VisitSummary,
 )
 from app.models.choices import (
-    ContactRole,
     ItemResult,
     RectificationState,
     ReturnVisitKind,
@@ -396,68 +394,6 @@ def record_return_visit(session, record: ReturnVisit, actor, version, values: di
     """A delivery or move-in return visit is made: method, record, satisfaction (by whom, when)."""
     values = {k: v for k, v in dict(values or {}).items() if k != "version"}
     return wf.transition(session, RETURN_VISIT_WORKFLOW, record, "record", actor, version, values)
-
-
-# --- planning ----------------------------------------------------------------------------------------
-
-def plan_visit(session, actor, *, customer_id, planned_at, contact_role=None, contact_name=None,
-               contact_post=None, contact_phone=None, unit_id=None, staff_id=None, companions=None) -> Visit:
-    """A visit in `planned`: the customer, who receives it, when, and who visits."""
-    if not role_names(actor) & CS:
-        raise ForbiddenError(_l("Only customer service plans visits."))
-    errors = {}
-    customer = None
-    try:
-        customer = session.get(Customer, fields.record_id(customer_id))
-        if customer is None:
-            errors["customer_id"] = _l("This customer does not exist.")
-    except ValueError as exc:
-        errors["customer_id"] = exc.args[0]
-    try:
-        planned_at = fields.a_moment(planned_at) if planned_at not in (None, "") else None
-        if planned_at is None:
-            errors["planned_at"] = _l("This field is required.")
-    except ValueError as exc:
-        errors["planned_at"] = exc.args[0]
-    if contact_role in (None, ""):
-        contact_role = ContactRole.HOUSEHOLD if customer is None or customer.kind == "person" else ContactRole.MAIN_CONTACT
-    try:
-        contact_role = fields.choice(ContactRole)(contact_role)
-    except ValueError as exc:
-        errors["contact_role"] = exc.args[0]
-    contact_name = fields.text(contact_name)
-    if contact_name is None and customer is not None:
-        contact_name = {ContactRole.MAIN_CONTACT: customer.main_contact,
-                        ContactRole.PROPERTY_CONTACT: customer.property_contact}.get(contact_role) or customer.name
-    if unit_id not in (None, ""):
-        try:
-            unit_id = fields.record_id(unit_id)
-            if session.get(Unit, unit_id) is None:
-                errors["unit_id"] = _l("This unit does not exist.")
-        except ValueError as exc:
-            errors["unit_id"] = exc.args[0]
-    else:
-        unit_id = None
-    staff_id = staff_id or actor.id
-    try:
-        from flask_appbuilder.security.sqla.models import User
-
-        if session.get(User, fields.record_id(staff_id)) is None:
-            errors["staff_id"] = _l("This user does not exist.")
-    except ValueError as exc:
-        errors["staff_id"] = exc.args[0]
-    if errors:
-        raise ValidationError(errors)
-    visit = Visit(customer_id=customer.id, unit_id=unit_id, contact_role=contact_role, contact_name=contact_name,
-                  contact_post=fields.text(contact_post), contact_phone=fields.text(contact_phone),
-                  planned_at=planned_at, staff_id=staff_id, companions=fields.text(companions), state=S.PLANNED,
-                  state_changed_at=calendar.local_now())
-    with audit.acting_as(session, actor):
-        session.add(visit)
-        flush(session)
-        _visit_entry(session, visit, "plan", "", S.PLANNED, actor, {}, None)
-        flush(session)
-    return visit
 
 
 def get_visit(session, visit_id, actor) -> Visit:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import audit, printing
-from app.domain import approvals, records, visits
+from app.domain import approvals, records, visit_planning, visits
 from app.domain.calendar import local_now
 from app.domain.errors import (
     ForbiddenError,
@@ -53,9 +53,9 @@ def departments(ctx):
 def planned(session, users) -> Visit:
     customer_id = session.scalar(select(Customer.id).where(Customer.kind == "company").order_by(Customer.id))
     with records.unit_of_work(session):
-        return visits.plan_visit(session, users["cs_staff"], customer_id=customer_id,
-                                 planned_at=local_now() + timedelta(days=2), contact_post="行政经理",
-                                 contact_phone="0571-87654321")
+        return visit_planning.plan_visit(session, users["cs_staff"], customer_id=customer_id,
+                                         planned_at=local_now() + timedelta(days=2), contact_post="行政经理",
+                                         contact_phone="0571-87654321")
 
 
 ITEMS = [{"service_item": "cleaning", "result": "non_conforming", "opinion": "大堂地面清洁不及时"},

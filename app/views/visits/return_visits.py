@@ -1,0 +1,268 @@
+"""Return visits (SPEC §2 回访): a visit's own (recorded as the visit's `return_visit` step), and the
+delivery and move-in return visits of a project — scheduled for every customer holding a unit,
+recorded, printed and filed. Writes go through app.domain.visits in one unit of work."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+
+from app import printing
+from app.domain import calendar, visits
+from app.domain.errors import DomainError, ValidationError
+from app.domain.records import unit_of_work
+from app.extensions import db
+from app.models import ArchiveRecord, Project, ReturnVisit, Unit, Visit
+from app.models.choices import ReturnVisitKind, VisitMethod
+
+from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
+from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
+from .common import (
+    RETURN_VISIT,
+    RETURN_VISIT_STATES,
+    SCORES,
+    YES_NO,
+    OverdueFilter,
+    choices_with_blank,
+    current_actor,
+    day_text,
+    fill_errors,
+    find_project,
+    is_filled,
+    may,
+    minute_text,
+    overdue_flag,
+    visit_numbers,
+    yes_no_text,
+)
+
+
+class FilterReturnVisitOverdue(OverdueFilter):
+    arg_name = "kefu_return_visit_overdue"
+
+    def clause(self):
+        return visits.return_visit_overdue_clause()
+
+
+class FilterReturnVisitCustomer(RelatedTextFilter):
+    name = _l("Name, full mobile or ID-card number")
+    arg_name = "kefu_return_visit_customer"
+
+    def condition(self, value):
+        return ReturnVisit.customer.has(customer_condition(value))
+
+
+class FilterReturnVisitProject(RelatedTextFilter):
+    name = _l("Name contains")
+    arg_name = "kefu_return_visit_project"
+
+    def condition(self, value):
+        return ReturnVisit.project_id.in_(select(Project.id).where(Project.name.contains(value, autoescape=True)))
+
+
+class ReturnVisitInterface(ComputedColumnsInterface):
+    def computed(self, items):
+        today = calendar.local_now().date()
+        found = visit_numbers(self.session, {r.visit_id for r in items}, always=bool(items))
+        project_ids = {r.project_id for r in items if r.project_id}
+        projects = dict(self.session.execute(select(Project.id, Project.name).where(Project.id.in_(project_ids)))
+                        .all()) if items else {}
+        return {
+            "source": [found.get(r.visit_id, ("",))[0] if r.visit_id else projects.get(r.project_id, "") for r in items],
+            "overdue": [["return_visit"] if visits.return_visit_overdue(r, today) else [] for r in items],
+        }
+
+
+class RecordForm(DynamicForm):
+    version = HiddenField()
+    method = SelectField(RETURN_VISIT["method"], choices=choices_with_blank(VisitMethod), validate_choice=False,
+                         widget=Select2Widget())
+    record = TextAreaField(RETURN_VISIT["record"], widget=BS3TextAreaFieldWidget())
+    satisfaction = SelectField(RETURN_VISIT["satisfaction"], choices=SCORES, validate_choice=False,
+                               widget=Select2Widget())
+    effect_confirmed = SelectField(RETURN_VISIT["effect_confirmed"], choices=YES_NO, validate_choice=False,
+                                   widget=Select2Widget())
+    follow_up = TextAreaField(RETURN_VISIT["follow_up"], widget=BS3TextAreaFieldWidget())
+
+
+RECORD_FIELDS = ["method", "record", "satisfaction", "effect_confirmed", "follow_up"]
+
+
+class ScheduleForm(DynamicForm):
+    project = StringField(_l("Project"), widget=BS3TextFieldWidget(),
+                          description=_l("The project's name (or a part of it that only this project has)."))
+
+
+class ReturnVisitView(DomainModelView):
+    datamodel = ReturnVisitInterface(
+        ReturnVisit,
+        custom_filters={"state": [FilterEqual, FilterNotEqual], "kind": [FilterEqual, FilterNotEqual],
+                        "overdue": [FilterReturnVisitOverdue], "customer": [FilterReturnVisitCustomer],
+                        "project": [FilterReturnVisitProject]},
+        eager=[joinedload(ReturnVisit.customer)],
+        virtual_columns=["source", "project", "overdue"],
+    )
+    route_base = "/returnvisit"
+    base_permissions = ["can_list", "can_show", "can_record", "can_print", "can_schedule"]
+    list_widget = OverdueListWidget
+    list_template = "kefu/return_visit_list.html"
+    list_title = _l("Return visits")
+    show_title = _l("Return visit")
+    label_columns = RETURN_VISIT
+    list_columns = ["number", "kind", "customer", "source", "due_on", "state", "satisfaction", "done_at", "overdue"]
+    order_columns = ["due_on", "kind", "state", "done_at"]
+    base_order = ("due_on", "asc")
+    search_columns = ["state", "kind", "overdue", "customer", "project", "due_on"]
+    search_form_extra_fields = {
+        "state": SelectField(_l("State"), choices=list(RETURN_VISIT_STATES.items())),
+        "kind": SelectField(_l("Kind"), choices=ReturnVisitKind.choices()),
+        "overdue": SelectField(_l("Overdue"), choices=[("y", _l("Yes")), ("n", _l("No"))]),
+        "customer": StringField(_l("Customer")),
+        "project": StringField(_l("Project")),
+    }
+    formatters_columns = {
+        "kind": ReturnVisitKind.label_of, "customer": lambda c: c.name if c else "", "due_on": day_text,
+        "state": lambda s: str(RETURN_VISIT_STATES.get(s, s or "")), "done_at": minute_text,
+        "satisfaction": lambda v: v or "", "overdue": overdue_flag,
+    }
+    add_columns = edit_columns = show_columns = ["record"]  # never offered; FAB builds the forms all the same
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        record = self._record(pk)
+        return self._render_show(record)
+
+    def _render_show(self, record, form=None, status=200):
+        session = db.session
+        today = calendar.local_now().date()
+        unit = session.get(Unit, record.unit_id) if record.unit_id else None
+        visit = session.get(Visit, record.visit_id) if record.visit_id else None
+        project = session.get(Project, record.project_id) if record.project_id else None
+        archived = session.scalars(select(ArchiveRecord).where(ArchiveRecord.source_table == ReturnVisit.__table__.name,
+                                                               ArchiveRecord.source_id == record.id)
+                                   .order_by(ArchiveRecord.id)).all()
+        rows = [(RETURN_VISIT["kind"], ReturnVisitKind.label_of(record.kind)),
+                (RETURN_VISIT["customer"], record.customer.name), (RETURN_VISIT["unit"], unit.label if unit else ""),
+                (RETURN_VISIT["project"], project.name if project else ""),
+                (RETURN_VISIT["due_on"], day_text(record.due_on)),
+                (RETURN_VISIT["state"], str(RETURN_VISIT_STATES.get(record.state, record.state))),
+                (RETURN_VISIT["method"], VisitMethod.label_of(record.method) if record.method else ""),
+                (RETURN_VISIT["record"], record.record or ""), (RETURN_VISIT["satisfaction"], str(record.satisfaction or "")),
+                (RETURN_VISIT["effect_confirmed"], yes_no_text(record.effect_confirmed)),
+                (RETURN_VISIT["follow_up"], record.follow_up or ""),
+                (RETURN_VISIT["done_by_name"], record.done_by_name or ""), (RETURN_VISIT["done_at"], minute_text(record.done_at))]
+        may_record = record.state == "due" and record.kind != ReturnVisitKind.VISIT and may("can_record",
+                                                                                             "ReturnVisitView")
+        return self.render_template(
+            "kefu/return_visit_show.html", title=f"{self.show_title} {record.number}", record=record, visit=visit,
+            rows=[(str(label), text) for label, text in rows if text], overdue=visits.return_visit_overdue(record, today),
+            state_label=str(RETURN_VISIT_STATES.get(record.state, record.state)), may_record=may_record, form=form, fields=RECORD_FIELDS, archived=archived,
+            may_print=record.state == "done" and may("can_print", "ReturnVisitView"),
+            may_show_visit=may("can_show", "VisitView"), may_show_archive=may("can_show", "ArchiveRecordView"),
+        ), status
+
+    @expose("/record/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("record")
+    def record(self, pk):
+        item = self._record(pk)
+        if request.method == "GET":
+            if item.state != "due" or item.kind == ReturnVisitKind.VISIT:
+                flash(str(_l("This return visit is not open to be recorded here.")), "warning")
+                return redirect(url_for(".show", pk=pk))
+            form = RecordForm()
+            form.version.data = item.version
+            return self.render_template("kefu/return_visit_record.html", title=f"{_l('Record the return visit')} · "
+                                        f"{item.number}", form=form, record=item, fields=RECORD_FIELDS,
+                                        kind_label=ReturnVisitKind.label_of(item.kind))
+        form = RecordForm()
+        for name in ("method", "record", "satisfaction"):
+            form[name].flags.required = True
+        values = {name: form[name].data for name in RECORD_FIELDS if is_filled(form[name].data)}
+        try:
+            with unit_of_work(db.session):
+                visits.record_return_visit(db.session, item, current_actor(), form.version.data, values)
+        except ValidationError as err:
+            status = err.status
+            fill_errors(form, err.errors)
+            flash(str(err.message), "danger")
+        except DomainError as err:
+            status = err.status
+            flash(str(err), "danger")
+        else:
+            flash(str(_l("%(number)s: the return visit is recorded.", number=item.number)), "success")
+            return redirect(url_for(".show", pk=pk))
+        db.session.rollback()
+        item = self._record(pk)
+        return self.render_template("kefu/return_visit_record.html", title=f"{_l('Record the return visit')} · "
+                                    f"{item.number}", form=form, record=item, fields=RECORD_FIELDS,
+                                    kind_label=ReturnVisitKind.label_of(item.kind)), status
+
+    @expose("/print/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("print")
+    def print_record(self, pk):
+        item = self._record(pk)
+        try:
+            with unit_of_work(db.session):
+                record_id = printing.print_return_visit(db.session, item, current_actor(), may_reveal()).id
+        except DomainError as err:
+            flash(str(err), "danger")
+            return redirect(url_for(".show", pk=pk))
+        archived = db.session.get(ArchiveRecord, record_id)
+        flash(str(_l("Printed and filed as %(numbers)s.", numbers=archived.number)), "success")
+        if may("can_show", "ArchiveRecordView"):
+            return redirect(url_for("ArchiveRecordView.show", pk=record_id))
+        return redirect(url_for(".show", pk=pk))
+
+    @expose("/schedule", methods=["GET", "POST"])
+    @has_access
+    @permission_name("schedule")
+    def schedule(self):
+        form = ScheduleForm()
+        status = 200
+        if request.method == "GET":
+            form.project.data = request.args.get("project", "")
+        elif form.validate():
+            errors, project = find_project(db.session, form.project.data)
+            if project is not None:
+                name = project.name
+                try:
+                    with unit_of_work(db.session):
+                        added = visits.schedule_project_return_visits(db.session, project, current_actor())
+                except ValidationError as err:
+                    status, errors = err.status, err.errors
+                except DomainError as err:
+                    status = err.status
+                    flash(str(err), "danger")
+                else:
+                    flash(str(_l("%(n)s return visit(s) scheduled for %(project)s.", n=added, project=name)),
+                          "success")
+                    return redirect(url_for(".list", _flt_0_project=name))
+            if errors:
+                status = 422
+            fill_errors(form, errors)
+        else:
+            status = 400
+            flash_form_errors(form)
+        return self.render_template("kefu/return_visit_schedule.html", title=_l("Schedule the return visits of a "
+                                                                                "project"), form=form), status
+
+    def _record(self, pk) -> ReturnVisit:
+        try:
+            record = self.datamodel.get(int(pk), self._base_filters)
+        except ValueError:
+            record = None
+        if record is None:
+            abort(404)
+        return record
+
