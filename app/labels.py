@@ -169,8 +169,8 @@ COMPLAINT_ACTIONS = _table(
     reject_close=_l("Closing rejected by the general manager"),
     acknowledge=_l("Acknowledge to the customer (receipt with the number)"),
     close_unresolved=_l("Close unresolved (routes explained to the customer)"),
-    approve_close_unresolved=_l("Closing unresolved approved by the general manager"),
-    reject_close_unresolved=_l("Closing unresolved rejected by the general manager"),
+    approve_unresolved=_l("Closing unresolved approved by the general manager"),
+    reject_unresolved=_l("Closing unresolved rejected by the general manager"),
 )
 
 # The columns of the monthly complaint ledger (the statistics page).

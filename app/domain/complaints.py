@@ -258,7 +258,8 @@ STEPS: tuple[Step, ...] = (
          effect=_closed_unresolved,
          approval=wf.ApprovalRule("complaint_close_unresolved", _l("Closing of a major complaint unresolved"),
                                   _SUMMARY["complaint_close_unresolved"], detail=lambda c: c.unresolved_position,
-                                  when=serious, hold=True, rejected_target=S.HANDLING)),
+                                  when=serious, hold=True, rejected_target=S.HANDLING,
+                                  actions=("approve_unresolved", "reject_unresolved"))),  # step actions: ≤ 20 chars
     Step("return_visit", _l("Return visit"), frozenset({S.CLOSED}), S.RETURN_VISITED, CS,
          {"return_visit_method": required(fields.choice(VisitMethod)), "return_visit_record": required(_text),
           "return_visit_satisfaction": required(fields.satisfaction),

@@ -34,6 +34,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("complaint") as batch:
-        for name, _type in reversed(COLUMNS):
-            batch.drop_column(name)
+    # Plain ALTER TABLE DROP COLUMN (SQLite >= 3.35): a batch would rebuild the table, which its foreign
+    # keys refuse.
+    for name, _type in reversed(COLUMNS):
+        op.drop_column("complaint", name)

@@ -23,7 +23,7 @@ STATE = {"received": "受理", "confirmed": "确认", "assessed": "评估", "inv
          "handling": "处理", "replied": "回复", "closed": "关闭"}
 BUTTON = {"confirm": "确认有效", "close_invalid": "无效/咨询关闭", "assess": "评估", "assign": "分派责任部门",
           "start_handling": "提交调查结果并开始处理", "add_progress": "登记处理进度", "reply": "回复客户",
-          "close": "关闭"}
+          "close": "关闭", "acknowledge": "受理回执（告知客户投诉编号）"}
 ENGINEERING = "工程部"
 
 
@@ -153,7 +153,7 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     expect_state(page, "received")
     expect(page.locator(".kefu-section").first).to_contain_text(content, timeout=TIMEOUT)
     expect(page.locator("body")).not_to_contain_text(mobile, timeout=TIMEOUT)  # masked
-    expect_actions(page, {"confirm", "close_invalid"})
+    expect_actions(page, {"acknowledge", "confirm", "close_invalid"})  # 受理回执 is offered until given
 
     # ... and confirms it.
     open_step(page, detail_url, "confirm")
@@ -161,7 +161,7 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     submit_step(page, detail_url)
     expect_state(page, "confirmed")
     expect(page.locator(".kefu-timeline")).to_contain_text(confirmed_how, timeout=TIMEOUT)
-    expect_actions(page, {"assess"})
+    expect_actions(page, {"acknowledge", "assess"})
     page.screenshot(path=artifact("complaint-walk-1-confirmed.png"), full_page=True)
 
     # --- cs_manager assesses it and assigns it to 工程部 -----------------------------------------------
@@ -182,8 +182,8 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     # --- eng_staff finds it in "my work", reports the investigation and starts handling --------------
     log_in(page, base, "eng_staff")
     page.goto(f"{base}/mywork/")
-    expect(page.locator("[data-section=department]")).to_contain_text(number, timeout=TIMEOUT)
-    page.locator("[data-section=department] a", has_text=number).click()
+    expect(page.locator("[data-section=complaint]")).to_contain_text(number, timeout=TIMEOUT)
+    page.locator("[data-section=complaint] a", has_text=number).click()
     expect(page).to_have_url(detail_url, timeout=TIMEOUT)
     expect_actions(page, {"start_handling"})
     open_step(page, detail_url, "start_handling")
@@ -199,14 +199,14 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     # --- cs_staff (first-responsible) replies --------------------------------------------------------
     log_in(page, base, "cs_staff")
     page.goto(detail_url)
-    expect_actions(page, {"add_progress", "reply"})
+    expect_actions(page, {"acknowledge", "add_progress", "reply"})
     open_step(page, detail_url, "reply")
     page.locator("#reply_result").fill(reply_result)
     choose(page, "customer_accepted", "yes")
     choose(page, "satisfaction", "5")
     submit_step(page, detail_url)
     expect_state(page, "replied")
-    expect_actions(page, set())  # closing is the manager's
+    expect_actions(page, {"acknowledge"})  # closing is the manager's
 
     # --- cs_manager closes it, confirming the dialog ---------------------------------------------------
     log_in(page, base, "cs_manager")
@@ -229,8 +229,11 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     assert [entries.nth(i).get_attribute("data-action") for i in range(7)] == [
         "receive", "confirm", "assess", "assign", "start_handling", "reply", "close"]
     timeline = page.locator(".kefu-timeline")
-    for text in (confirmed_how, ENGINEERING, "楼上卫生间防水层破损", reply_result, "cs_staff", "cs_manager",
-                 "eng_staff"):
+    from app.demo import USERS
+
+    names = {username: family + given for username, _role, _dept, family, given in USERS}
+    for text in (confirmed_how, ENGINEERING, "楼上卫生间防水层破损", reply_result, names["cs_staff"],
+                 names["cs_manager"], names["eng_staff"]):  # people by their names
         expect(timeline).to_contain_text(text, timeout=TIMEOUT)
     expect(entries.last).to_contain_text(f"{STATE['replied']} → {STATE['closed']}", timeout=TIMEOUT)
     page.screenshot(path=artifact("complaint-walk-2-closed.png"), full_page=True)
@@ -238,7 +241,7 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     # The closed complaint now waits for its return visit in the first-responsible person's work.
     log_in(page, base, "cs_staff")
     page.goto(f"{base}/mywork/")
-    expect(page.locator("[data-section=mine]")).to_contain_text(number, timeout=TIMEOUT)
+    expect(page.locator("[data-section=complaint]")).to_contain_text(number, timeout=TIMEOUT)
     page.screenshot(path=artifact("complaint-walk-3-my-work.png"), full_page=True)
     # The list of this customer's complaints: an overdue one (received ten days ago) is shown in red.
     late = receive_late(app, mobile)

@@ -141,7 +141,7 @@ def test_a_visit_with_two_non_conforming_items_walks_to_its_return_visit(page: P
     # --- each department finds its item in "my work" and reports it rectified --------------------------
     log_in(page, base, "pm_staff")
     page.goto(f"{base}/mywork/")
-    section = page.locator("[data-section=rectifications]")
+    section = page.locator("[data-section=rectification]")
     expect(section).to_contain_text(pm_number, timeout=TIMEOUT)
     expect(section).not_to_contain_text(eng_number, timeout=TIMEOUT)
     section.locator("a", has_text=pm_number).click()
@@ -157,13 +157,13 @@ def test_a_visit_with_two_non_conforming_items_walks_to_its_return_visit(page: P
 
     log_in(page, base, "eng_staff")
     page.goto(f"{base}/mywork/")
-    expect(page.locator("[data-section=rectifications]")).to_contain_text(eng_number, timeout=TIMEOUT)
+    expect(page.locator("[data-section=rectification]")).to_contain_text(eng_number, timeout=TIMEOUT)
     complete(page, eng_url, "已更换地库灯具")
 
     # --- cs_staff: the customer is satisfied with one, not with the other --------------------------------
     log_in(page, base, "cs_staff")
     page.goto(f"{base}/mywork/")
-    expect(page.locator("[data-section=visits]")).to_contain_text(number, timeout=TIMEOUT)
+    expect(page.locator("[data-section=rectification]")).to_contain_text(pm_number, timeout=TIMEOUT)  # to judge
     page.goto(pm_url)
     expect_actions(page, {"accept", "reject"})
     open_step(page, pm_url, "accept", "rectification")

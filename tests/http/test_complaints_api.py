@@ -423,7 +423,7 @@ def test_a_major_complaint_is_held_until_the_general_manager_approves(walker, ap
     assert response.get_json()["subject"]["state"] == "closed"
     walker.walk(cid, ["return_visit", "feed_back"])
     timeline = [e["action"] for e in api_as("cs_manager").get(f"/api/v1/complaint/{cid}/steps").get_json()["result"]]
-    assert timeline == ["receive", "confirm", "assess", "approve_plan", "assign", "start_handling", "reply",
+    assert timeline == ["receive", "acknowledge", "confirm", "assess", "approve_plan", "assign", "start_handling", "reply",
                         "close", "approve_close", "return_visit", "feed_back"]
 
 
@@ -714,7 +714,7 @@ def test_two_users_acting_on_one_complaint_at_the_same_moment(round_, walker, ap
     stored = walker.stored(cid)
     assert stored["state"] == STATE_AFTER[winner]
     assert stored["version"] == results[winner][1]["version"]
-    assert dbr.count(ComplaintStep, ComplaintStep.complaint_id == cid) == 2
+    assert dbr.count(ComplaintStep, ComplaintStep.complaint_id == cid) == 3  # receive, acknowledge, the winner
     with app.app_context():
         with db.engine.connect() as conn:
             result = audit.verify(conn)

@@ -91,8 +91,8 @@ def test_each_complaint_has_its_steps_in_time_order_by_the_right_people(session)
     doers = {"confirm": {"cs_staff", "cs_manager"}, "start_handling": {"eng_staff", "pm_staff", "cs_manager"},
              "close": {"cs_manager"}, "feed_back": {"cs_manager"}, "approve_plan": {"gm"}, "approve_close": {"gm"},
              "reject_plan": {"gm"}, "reject_close": {"gm"}, "assign": {"cs_manager"},
-             "close_unresolved": {"cs_manager"}, "approve_close_unresolved": {"gm"},
-             "reject_close_unresolved": {"gm"}}
+             "close_unresolved": {"cs_manager"}, "approve_unresolved": {"gm"},
+             "reject_unresolved": {"gm"}}
     for complaint_id, walk in by_complaint.items():
         assert walk[0].action == "receive" and walk[0].at == received[complaint_id]
         times = [s.at for s in walk]

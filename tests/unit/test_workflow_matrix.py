@@ -108,3 +108,19 @@ def test_assessing_as_major_is_the_managers(ctx, users, eng):
     assert complaint.state == "assessed"
     # The plan waits for the general manager: nobody may assign it meanwhile.
     assert complaints.allowed_steps(session, complaint, users["cs_manager"]) == []
+
+
+def test_every_action_an_entry_can_record_fits_its_column():
+    """A step entry records the action code; PostgreSQL refuses a longer one (SQLite would not)."""
+    from app.domain import visits
+    from app.models import VisitStep
+
+    for workflow, column in ((complaints.WORKFLOW, ComplaintStep.action), (visits.VISIT_WORKFLOW, VisitStep.action),
+                             (visits.RECTIFICATION_WORKFLOW, VisitStep.action)):
+        codes = set()
+        for step in workflow.steps:
+            codes.add(step.action)
+            if step.approval:
+                codes.update(step.approval.actions or (f"approve_{step.action}", f"reject_{step.action}"))
+        too_long = sorted(code for code in codes if len(code) > column.type.length)
+        assert not too_long, (workflow.code, too_long)
