@@ -371,16 +371,11 @@ class DemoComplaint:
 
 @contextmanager
 def _demo_clock(start: datetime):
-    """The complaint domain stamps each step with calendar.local_now(). Demo complaints are walked through
-    their steps at the moments those would have happened, so, for the demo load only (a command, never a
-    web request), that clock reads a time the loader sets. Bookkeeping and audit times stay real."""
-    real = calendar.local_now
-    clock = {"now": start}
-    calendar.local_now = lambda: clock["now"]
-    try:
-        yield clock
-    finally:
-        calendar.local_now = real
+    """Demo records are walked through their steps at the moments those would have happened: the
+    domain's clock (calendar.local_now) reads a time the loader moves on. Audit times stay real."""
+    moment = {"now": start}
+    with calendar.clock(lambda: moment["now"]):
+        yield moment
 
 
 def _complaints(session, appbuilder, now: datetime, wanted: int) -> str:

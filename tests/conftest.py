@@ -24,6 +24,26 @@ atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # in memory (/dev/shm)
 os.environ["KEFU_INSTANCE"] = os.path.join(_TMP, "instance")  # before config is imported
 os.environ.pop("DATABASE_URL", None)
 
+def pytest_addoption(parser):
+    parser.addoption("--today", metavar="YYYY-MM-DD",
+                     help="run as if today were this date (the domain's clock moves there; e.g. 2026-02-17, "
+                          "Spring Festival week): a test that fails only then reads the real date somewhere")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moved_clock(request):
+    from datetime import date
+
+    from app.domain import calendar
+
+    today = request.config.getoption("--today")
+    if not today:
+        yield None
+        return
+    with calendar.clock_from(date.fromisoformat(today)):
+        yield calendar.local_now()
+
+
 PASSWORD = "test-pass-123"
 USERNAMES = ("admin", "cs_staff", "cs_manager", "eng_staff", "pm_staff", "archivist", "gm", "auditor")
 

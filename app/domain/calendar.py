@@ -7,6 +7,9 @@ Years missing from the calendar table count as plain Monday–Friday and are rep
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,8 +23,40 @@ OFFICE_OPENS, OFFICE_CLOSES = time(9, 0), time(18, 0)
 OFFICE_MINUTES = 9 * 60
 
 
-def local_now() -> datetime:
+def _real_now() -> datetime:
     return datetime.now(LOCAL_ZONE).replace(tzinfo=None, microsecond=0)
+
+
+# The domain's one clock. Deadlines, step times and "today" all read local_now(); a caller that must
+# act at another moment (the demo loader replaying history, a test set in Spring Festival week) passes
+# its clock in with `clock()` instead of patching this module.
+_CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("kefu_clock", default=_real_now)
+
+
+def local_now() -> datetime:
+    """China time now (naive), as the current clock reads it."""
+    return _CLOCK.get()()
+
+
+@contextmanager
+def clock(read: Callable[[], datetime]) -> Iterator[None]:
+    """Within the block, local_now() is `read()`."""
+    token = _CLOCK.set(read)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
+
+
+def clock_at(moment: datetime):
+    """A clock that stands still at `moment`."""
+    return clock(lambda: moment)
+
+
+def clock_from(today: date):
+    """A clock that runs from `today`'s date onwards at the real time of day: the real clock moved."""
+    shift = datetime.combine(today, time()) - datetime.combine(_real_now().date(), time())
+    return clock(lambda: _real_now() + shift)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from app.domain import complaints, records
 from app.domain.errors import DomainError
 from app.models import ComplaintStep, Department
 from tests.conftest import USERNAMES, audit_count
-from tests.unit.test_complaints import GOOD, fields, open_one, walk
+from tests.domain.test_complaints import GOOD, fields, open_one, walk
 
 # SPEC §1/§3: CS Staff receive, acknowledge, confirm, assess general complaints, reply (first-responsible)
 # and return-visit; the CS Manager also assigns, closes (resolved or not) and feeds back; the assigned

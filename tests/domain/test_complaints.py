@@ -226,3 +226,27 @@ def test_overdue_flags_follow_the_state(ctx, users, eng):
                                                              complaints.overdue_clause(late))) == 1
     walk(ctx, complaint, PATH, users, eng)
     assert complaints.overdue_reasons(complaint, late) == []
+
+
+def test_a_complaint_received_in_spring_festival_week_is_due_on_the_first_working_day(ctx, users):
+    """The clock is an argument: the test sets the moment, so it passes in any week of the year."""
+    from app import audit
+    from app.domain import calendar
+
+    with audit.acting_as(ctx, audit.SYSTEM), records.unit_of_work(ctx):
+        calendar.seed_from_chinesecalendar(ctx, audit.SYSTEM)
+    # Monday 16 Feb 2026, 10:00: the holiday runs 15–23 Feb; Tuesday the 24th is the first working day.
+    with calendar.clock_at(datetime(2026, 2, 16, 10, 0)):
+        complaint = open_one_now(ctx, users)
+    assert complaint.received_at == datetime(2026, 2, 16, 10, 0)
+    # One working hour (the default) from before the office opens on the 24th: 10:00 that day.
+    assert complaint.acknowledge_due_at == datetime(2026, 2, 24, 10, 0)
+    assert "acknowledge" not in complaints.overdue_reasons(complaint, datetime(2026, 2, 23, 23, 59))
+    assert "acknowledge" in complaints.overdue_reasons(complaint, datetime(2026, 2, 24, 10, 1))
+
+
+def open_one_now(session, users):
+    customer_id = session.scalar(select(Customer.id).order_by(Customer.id))
+    with records.unit_of_work(session):
+        return complaints.open_complaint(session, users["cs_staff"], channel="hotline", customer_id=customer_id,
+                                         content="春节期间来电：卫生间渗水")
