@@ -110,7 +110,8 @@ def _loan_summary(loan) -> str:
             f"至 {loan.due_on:%Y-%m-%d}")
 
 
-ARCHIVISTS = Party("archivists", _l("the archivist"), REGISTRARS, lambda loan, d: d.role(ARCHIVIST))
+ARCHIVISTS = Party("archivists", _l("the archivist"), REGISTRARS, lambda loan, d: d.role(ARCHIVIST),
+                   where=wf.everyone_of(ARCHIVIST))
 STEPS = (
     Step("lend", _l("Lend out"), frozenset({LoanState.APPROVED}), LoanState.OUT, REGISTRARS,
          condition=_a_loan_outside, effect=_stamp_out),

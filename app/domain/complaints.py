@@ -61,10 +61,13 @@ def _department(complaint, directory):
 
 FIRST_RESPONSIBLE = Party("first_responsible", _l("the first-responsible person"), frozenset({CS_STAFF}),
                           _first_responsible,
-                          name=lambda c, d: d.name_of(c.first_responsible_id))
+                          name=lambda c, d: d.name_of(c.first_responsible_id),
+                          where=wf.person_or(Complaint.first_responsible_id, CS_MANAGER))
 DEPARTMENT = Party("department", _l("the responsible department"), frozenset({DEPARTMENT_STAFF}), _department,
-                   name=lambda c, d: d.department_name(c.department_id))
-MANAGERS = Party("managers", _l("the customer-service manager"), MANAGER, lambda c, d: d.role(CS_MANAGER))
+                   name=lambda c, d: d.department_name(c.department_id),
+                   where=wf.department_or(Complaint.department_id, CS_MANAGER))
+MANAGERS = Party("managers", _l("the customer-service manager"), MANAGER, lambda c, d: d.role(CS_MANAGER),
+                 where=wf.everyone_of(CS_MANAGER))
 
 # --- deadlines (China time; working time where the seed says so) -------------------------------------
 

@@ -72,14 +72,18 @@ def _item_department(item, directory):
     return directory.staff_of.get(item.department_id) or directory.role(CS_MANAGER)
 
 
-VISITOR = Party("visitor", _l("the visiting staff"), CS, _visitor, name=lambda v, d: d.name_of(v.staff_id))
+VISITOR = Party("visitor", _l("the visiting staff"), CS, _visitor, name=lambda v, d: d.name_of(v.staff_id),
+                where=wf.person_or(Visit.staff_id, CS_MANAGER))
 ITEM_VISITOR = Party("visitor", _l("the visiting staff"), CS, lambda item, d: _visitor(item.visit, d),
-                     name=lambda item, d: d.name_of(item.visit.staff_id))
+                     name=lambda item, d: d.name_of(item.visit.staff_id),
+                     where=wf.through(Rectification.visit_id, Visit.id, wf.person_or(Visit.staff_id, CS_MANAGER)))
 ITEM_DEPARTMENT = Party("department", _l("the responsible department"), DEPARTMENT_WORK, _item_department,
-                        name=lambda item, d: d.department_name(item.department_id))
+                        name=lambda item, d: d.department_name(item.department_id),
+                        where=wf.department_or(Rectification.department_id, CS_MANAGER))
 MANAGERS = Party("managers", _l("the customer-service manager"), frozenset({CS_MANAGER}),
-                 lambda record, d: d.role(CS_MANAGER))
-CUSTOMER_SERVICE = Party("customer_service", _l("customer service"), CS, lambda record, d: d.role(CS_STAFF))
+                 lambda record, d: d.role(CS_MANAGER), where=wf.everyone_of(CS_MANAGER))
+CUSTOMER_SERVICE = Party("customer_service", _l("customer service"), CS, lambda record, d: d.role(CS_STAFF),
+                         where=wf.everyone_of(CS_STAFF))
 
 VISIT_DUE = Deadline("visit", _l("visit"), "planned_at")
 RECTIFICATION_DUE = Deadline("rectification", _l("rectification deadline"), "deadline")
@@ -193,6 +197,13 @@ def _create_rectifications(session, visit, actor, values):
 
 def _open_rectifications(session, visit) -> int:
     return sum(1 for item in visit.rectifications if item.state != R.SATISFIED)
+
+
+def _rectifications_waiting(session, visit):
+    """What a rectifying visit waits on before its return visit: the departments, then the customer's word."""
+    if any(item.state == R.OPEN for item in visit.rectifications):
+        return _l("the departments to rectify the items")
+    return _l("the customer to be satisfied with the rectified items")
 
 
 def _every_item_satisfied(session, visit, actor=None):
@@ -351,7 +362,8 @@ VISIT_WORKFLOW = wf.Workflow(
     "visit", _l("Visit"), Visit, VisitState, VISIT_STEPS, entry=_visit_entry,
     waits={S.PLANNED: Wait((VISITOR,), (VISIT_DUE,)), S.VISITED: Wait((VISITOR,)),
            S.RECTIFYING: Wait((VISITOR,), (VISIT_RETURN_VISIT_DUE,),
-                              when=lambda session, visit, at: not _open_rectifications(session, visit)),
+                              when=lambda session, visit, at: not _open_rectifications(session, visit),
+                              meanwhile=_rectifications_waiting),
            S.SUMMARISED: Wait((VISITOR,))},
     path=(S.PLANNED, S.VISITED, S.RECTIFYING, S.RETURN_VISITED, S.SUMMARISED, S.ARCHIVED),
     number=lambda v: v.number, what=_l("visit"))
