@@ -99,7 +99,6 @@ class ApprovalRule:
 @dataclass(frozen=True)
 class Step:
     action: str
-    label: object
     sources: frozenset[str]
     target: str | None  # None: the record stays in its state (a step that records, like a progress entry)
     roles: frozenset[str]
@@ -111,6 +110,7 @@ class Step:
     approval: ApprovalRule | None = None
     only: Only | None = None
     comment_field: str | None = None  # a field that is also the step entry's comment
+    label: object = None  # set by its Workflow from the one table of action labels (app.labels)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -221,8 +221,13 @@ class Workflow:
     number: Callable = lambda record: f"#{record.id}"
     what: object = _l("record")
     approvals: tuple[ApprovalRule, ...] = ()  # approvals requested when a record is created (request_approval)
+    actions: Mapping[str, object] = field(default_factory=dict)  # the label of each action: a table of app.labels, the only copy
 
     def __post_init__(self):
+        for step in self.steps:
+            if step.action not in self.actions:
+                raise LookupError(f"{self.code}: the action {step.action!r} has no label in app.labels")
+            object.__setattr__(step, "label", self.actions[step.action])
         self.by_action = {step.action: step for step in self.steps}
         WORKFLOWS[self.code] = self
         for step in self.steps:
