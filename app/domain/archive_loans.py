@@ -125,7 +125,7 @@ WORKFLOW = wf.Workflow(
                                when=lambda session, loan, at: loan.due_on is not None and loan.due_on < at.date()),
            LoanState.APPROVED: Wait((ARCHIVISTS,))},
     path=(LoanState.REQUESTED, LoanState.APPROVED, LoanState.OUT, LoanState.RETURNED),
-    number=lambda loan: loan.archive_record.number, what=_l("loan"), actions=labels.LOAN_ACTIONS,
+    number=lambda loan: loan.archive_record.number, what=_l("loan"), actions=labels.LOAN_ACTIONS, reads=("archive_record",),
     approvals=(wf.ApprovalRule(APPROVAL_KIND, _l("Loan of an archived file outside the company"), _loan_summary,
                                detail=lambda loan: loan.purpose, approved_target=LoanState.APPROVED,
                                rejected_target=LoanState.REJECTED, actions=("approve", "reject")),))

@@ -286,7 +286,8 @@ WORKFLOW = wf.Workflow(
     "complaint", _l("Complaint"), Complaint, ComplaintState, STEPS, WAITS, entry=_entry,
     path=(S.RECEIVED, S.CONFIRMED, S.ASSESSED, S.INVESTIGATING, S.HANDLING, S.REPLIED, S.CLOSED,
           S.RETURN_VISITED, S.FED_BACK),
-    number=lambda c: c.number, what=_l("complaint"), actions=labels.COMPLAINT_ACTIONS)
+    number=lambda c: c.number, what=_l("complaint"), actions=labels.COMPLAINT_ACTIONS,
+    reads=("customer", "department"))
 
 # Names the views, the API and the tests read (one table: these are views of it).
 STEP_BY_ACTION = WORKFLOW.by_action

@@ -366,19 +366,22 @@ VISIT_WORKFLOW = wf.Workflow(
                               meanwhile=_rectifications_waiting),
            S.SUMMARISED: Wait((VISITOR,))},
     path=(S.PLANNED, S.VISITED, S.RECTIFYING, S.RETURN_VISITED, S.SUMMARISED, S.ARCHIVED),
-    number=lambda v: v.number, what=_l("visit"), actions=labels.VISIT_ACTIONS)
+    number=lambda v: v.number, what=_l("visit"), actions=labels.VISIT_ACTIONS,
+    reads=("customer", "items", "rectifications", "return_visits"))
 RECTIFICATION_WORKFLOW = wf.Workflow(
     "rectification", _l("Rectification item"), Rectification, RectificationState, RECTIFICATION_STEPS,
     waits={R.OPEN: Wait((ITEM_DEPARTMENT,), (RECTIFICATION_DUE,)), R.DONE: Wait((ITEM_VISITOR,))},
     entry=_item_entry, context=_visit_rectifying, path=(R.OPEN, R.DONE, R.SATISFIED),
-    number=lambda r: r.number, what=_l("rectification item"), actions=labels.RECTIFICATION_ACTIONS)
+    number=lambda r: r.number, what=_l("rectification item"), actions=labels.RECTIFICATION_ACTIONS,
+    reads=("visit", "item", "department"))
 RETURN_VISIT_WORKFLOW = wf.Workflow(
     "return_visit", _l("Return visit"), ReturnVisit, ReturnVisitState, RETURN_VISIT_STEPS,
     # Delivery and move-in return visits are listed a week ahead; a visit's own is a step of the visit.
     waits={RV.DUE: Wait((CUSTOMER_SERVICE,), (RETURN_VISIT_DUE,),
                         when=lambda session, r, at: r.kind != ReturnVisitKind.VISIT and
                         r.due_on <= at.date() + timedelta(days=7))},
-    path=(RV.DUE, RV.DONE), number=lambda r: r.number, what=_l("return visit"), actions=labels.RETURN_VISIT_ACTIONS)
+    path=(RV.DUE, RV.DONE), number=lambda r: r.number, what=_l("return visit"), actions=labels.RETURN_VISIT_ACTIONS,
+    reads=("customer",))
 
 VISIT_STEP_BY_ACTION = VISIT_WORKFLOW.by_action
 RECTIFICATION_STEP_BY_ACTION = RECTIFICATION_WORKFLOW.by_action
@@ -570,7 +573,7 @@ SUMMARY_WORKFLOW = wf.Workflow(
     "visit_summary", _l("Summary of customer visits"), VisitSummary, SummaryState, SUMMARY_STEPS,
     waits={SummaryState.DRAFT: Wait((MANAGERS,)), SummaryState.RETURNED: Wait((MANAGERS,))},
     path=(SummaryState.DRAFT, SummaryState.SUBMITTED, SummaryState.ACKNOWLEDGED),
-    number=lambda s: s.title, what=_l("summary"), actions=labels.SUMMARY_ACTIONS)
+    number=lambda s: s.title, what=_l("summary"), actions=labels.SUMMARY_ACTIONS, reads=())
 
 
 def edit_summary(session, summary: VisitSummary, actor, version, content: str, title: str | None = None):

@@ -222,6 +222,9 @@ class Workflow:
     what: object = _l("record")
     approvals: tuple[ApprovalRule, ...] = ()  # approvals requested when a record is created (request_approval)
     actions: Mapping[str, object] = field(default_factory=dict)  # the label of each action: a table of app.labels, the only copy
+    # The relationships the worklist reads on a waiting record (its parties, conditions, deadlines and
+    # summary), loaded with the records; None: every relationship.
+    reads: tuple[str, ...] | None = None
 
     def __post_init__(self):
         for step in self.steps:

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.models import Approval, CalendarYear, Department, UserDepartment
 
@@ -192,8 +192,8 @@ def _gather(session, at: datetime, user_id: int | None = None) -> dict[int | Non
         if not workflow.waits:
             continue
         model = workflow.model
-        # Every relationship of the page of records in one query each (what summary_of and the parties read).
-        query = select(model).options(selectinload("*")).order_by(model.id)
+        # What summary_of, the parties and the conditions read, in one query each (nothing below it).
+        query = select(model).options(*_loads(workflow)).order_by(model.id)
         if viewer is None:
             query = query.where(model.state.in_(list(workflow.waits)))
         else:
@@ -223,6 +223,13 @@ def _gather(session, at: datetime, user_id: int | None = None) -> dict[int | Non
     for person in people.values():
         person.items.sort(key=lambda item: item.sort_key)
     return people
+
+
+def _loads(workflow: Workflow) -> tuple:
+    if workflow.reads is None:
+        return (selectinload("*"),)
+    model = workflow.model
+    return (lazyload("*"), *(selectinload(getattr(model, name)).lazyload("*") for name in workflow.reads))
 
 
 @dataclass
