@@ -60,6 +60,21 @@ class DatabaseRun:
     worklist: object = None  # bench.worklist.Run: my-work's read (for_user) against raw SQL
 
 
+def new_database(kind: str, workdir: str, name: str):
+    """A new, empty database of `kind`: (its URL, the throwaway PostgreSQL cluster to stop, or None)."""
+    import tests.conftest as conftest
+
+    # The tests' templates of a migrated database are keyed without the kind of database: a second kind
+    # in the same process must not be filled from the first one's.
+    conftest._templates.clear()
+    if kind == "postgresql":
+        from tests.pg import Cluster
+
+        cluster = Cluster()
+        return cluster.create_database(), cluster
+    return f"sqlite:///{os.path.join(workdir, name)}", None
+
+
 def previous_month(now) -> str:
     return f"{now.year - 1}-12" if now.month == 1 else f"{now.year}-{now.month - 1:02d}"
 
@@ -111,14 +126,7 @@ def bench_database(kind: str, n: int, n_complaints: int, repeats: int, warmups: 
 
     run = DatabaseRun(kind)
     started = time.perf_counter()
-    cluster = None
-    if kind == "postgresql":
-        from tests.pg import Cluster
-
-        cluster = Cluster()
-        url = cluster.create_database()
-    else:
-        url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
+    url, cluster = new_database(kind, workdir, "bench.db")
     try:
         log(f"[{kind}] migrating a new database, syncing roles, loading the demo users")
         app = migrated_app(url)

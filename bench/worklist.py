@@ -176,6 +176,7 @@ def markdown(runs: list[Run], command: str, repeats: int, warmups: int) -> str:
              "| database | complaints (open) | user | items (raw rows) | for_user median ms | p95 ms | "
              f"raw SQL median ms | p95 ms | ratio | statements | waiting() median ms | target ratio ≤ {RATIO_TARGET:g} |",
              "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    notes = []
     for run in runs:
         for m in run.results:
             items = ", ".join(f"{k} {m.items[k]:,} ({m.raw_rows[k]:,})" if k in m.raw_rows or m.raw_rows
@@ -185,11 +186,10 @@ def markdown(runs: list[Run], command: str, repeats: int, warmups: int) -> str:
                          f"{items} | {m.app.median:.1f} | {m.app.p95:.1f} | {m.raw.median:.1f} | {m.raw.p95:.1f} | "
                          f"{m.ratio:.2f}× | {m.statements} | {m.everyone.median:.1f} | {met} |")
         load = " / ".join(f"{x:.2f}" for x in run.load)
-        lines.append("")
-        lines.append(f"{run.kind}: load average at the start {load}.")
-        for m in run.results:
-            lines += [f"- PROBLEM: {p}" for p in m.problems]
-    lines += ["", "The ratio compares Python building the items (parties, possible steps, deadlines, summaries) "
+        notes.append(f"- {run.kind}: load average (1 / 5 / 15 min) at the start {load} (2 cores shared with "
+                     "other work).")
+        notes += [f"- PROBLEM: {p}" for m in run.results for p in m.problems]
+    lines += ["", *notes, "", "The ratio compares Python building the items (parties, possible steps, deadlines, summaries) "
                   "with the bare selection; the statements stay the same whatever the data (a query per "
                   "workflow and its relationships, the directory, the pending approvals, the calendar).", ""]
     return "\n".join(lines)
@@ -215,16 +215,10 @@ def run_alone(kind: str, customers: int, complaints: int, repeats: int, warmups:
     from app.extensions import db
     from tests.conftest import migrated_app
 
+    from .run import new_database
     from .seed import Seeder
 
-    cluster = None
-    if kind == "postgresql":
-        from tests.pg import Cluster
-
-        cluster = Cluster()
-        url = cluster.create_database()
-    else:
-        url = f"sqlite:///{os.path.join(workdir, 'worklist.db')}"
+    url, cluster = new_database(kind, workdir, "worklist.db")
     try:
         log(f"[worklist/{kind}] migrating, loading the demo, seeding {customers:,} customers and "
             f"{complaints:,} complaints")

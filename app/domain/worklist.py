@@ -8,6 +8,11 @@ record alone), with the state's running deadline and its overdue flags. A record
 approval waits for the general manager instead: it is listed once, as the approval, under every
 general manager except the requester. A year missing from the working-day calendar is listed for the
 Admin. Times are China local time.
+
+`for_user` (my-work) reads one person's part without reading everyone's: each workflow's query keeps the
+records one of whose parties may be that person (`Party.where`, in SQL), and the same code as `waiting`
+then decides, so both give the same items. `next_of` is the one reading of a record's wait: the items
+and `status_text` both come from it.
 """
 
 from __future__ import annotations
