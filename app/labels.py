@@ -155,7 +155,8 @@ COMPLAINT_OVERDUE = _table(
     return_visit=_l("return visit overdue"),
 )
 
-# Each action of the complaint workflow, and the timeline entries that are not steps (receipt, the
+# Each action of the complaint workflow (the steps of app.domain.complaints read their labels here), and
+# the timeline entries that are not steps (receipt, the
 # general manager's decisions).
 COMPLAINT_ACTIONS = _table(
     confirm=_l("Confirm as valid"), close_invalid=_l("Close as invalid or consultation"), assess=_l("Assess"),
@@ -248,7 +249,7 @@ LOAN = _table(
 )
 
 # --- visits, rectification items, return visits, summaries ---------------------------------------------
-# (the screens of app/views/visits.py and the resources of app/api/visits.py)
+# (the screens of app/views/visits/ and the resources of app/api/visits/)
 
 VISIT = _table(
     COMMON,
@@ -323,6 +324,15 @@ RECTIFICATION_ACTIONS = _table(
     report_progress=_l("Report progress"), complete=_l("Rectified: the customer was told"),
     accept=_l("The customer is satisfied"), reject=_l("The customer is not satisfied: rectify again"),
 )
+
+RETURN_VISIT_ACTIONS = _table(record=_l("Record the return visit"))
+
+SUMMARY_ACTIONS = _table(edit=_l("Edit"), submit=_l("Submit to the general manager"))
+
+LOAN_ACTIONS = _table(lend=_l("Lend out"), register_return=_l("Register the return"))
+
+# What my-work and the reminders list besides the steps of a workflow.
+WORK_ACTIONS = _table(decide=_l("Approve or reject"), calendar_seed=_l("Enter the year's holidays"))
 
 
 # --- values in words ------------------------------------------------------------------------------------

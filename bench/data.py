@@ -349,8 +349,12 @@ class ComplaintGenerator:
         return row, receiver
 
     def _deadlines(self, row: dict, factor: float) -> None:
+        from app.domain.complaints import ACKNOWLEDGE_WORKING_HOURS
+
         received, add = row["received_at"], self.deadlines.add
-        row.update(assign_due_at=add(received, 0.5 * factor), investigate_due_at=add(received, 3 * factor),
+        # 受理回执 within the working hours set (not shortened for a serious complaint), as set_deadlines does.
+        row.update(acknowledge_due_at=add(received, ACKNOWLEDGE_WORKING_HOURS * 60 / self.deadlines.minutes),
+                   assign_due_at=add(received, 0.5 * factor), investigate_due_at=add(received, 3 * factor),
                    close_due_at=add(received, 7 * factor))
 
     def _after(self, start: datetime, gaps: list[tuple[float, float]]) -> list[datetime]:
@@ -369,4 +373,4 @@ class ComplaintGenerator:
 def receive_step(step_id: int, complaint: dict, receiver: tuple[int, str]) -> dict:
     """The `receive` entry complaints.open_complaint writes (no fields, no comment)."""
     return dict(id=step_id, complaint_id=complaint["id"], action="receive", from_state="", to_state="received",
-                actor_id=receiver[0], actor_name=receiver[1], at=complaint["received_at"], comment=None, data="{}")
+                actor_id=receiver[0], actor_name=receiver[1], at=complaint["received_at"], comment=None, data=None)

@@ -299,17 +299,23 @@ def explain(app, statement: Statement) -> str:
 _BEFORE_ASSIGNED = "('received', 'confirmed', 'assessed')"
 _BEFORE_INVESTIGATED = "('received', 'confirmed', 'assessed', 'investigating')"
 _BEFORE_CLOSED = "('received', 'confirmed', 'assessed', 'investigating', 'handling', 'replied')"
+# The deadlines of complaints.WAITS, written out: a state's deadlines run in order, the first one set is
+# the due (Workflow.deadline_of), any one passed makes the complaint overdue (Workflow.overdue_clause).
+_ACK = "CASE WHEN c.acknowledged_at IS NULL THEN c.acknowledge_due_at END"  # met once acknowledged
 OVERDUE_SQL = (  # app.domain.complaints.overdue_clause
-    f"((c.state IN {_BEFORE_ASSIGNED} AND c.assign_due_at < :now)"
+    f"((c.state IN {_BEFORE_CLOSED} AND c.acknowledged_at IS NULL AND c.acknowledge_due_at < :now)"
+    f" OR (c.state IN {_BEFORE_ASSIGNED} AND c.assign_due_at < :now)"
     f" OR (c.state IN {_BEFORE_INVESTIGATED} AND c.investigate_due_at < :now)"
     f" OR (c.state IN {_BEFORE_CLOSED} AND c.close_due_at < :now)"
     " OR (c.state = 'handling' AND c.handling_deadline < :today)"
     " OR (c.state = 'closed' AND c.return_visit_due_at < :now))")
-DUE_SQL = (  # app.views.work.due_clause
-    f"CASE WHEN c.state IN {_BEFORE_ASSIGNED} THEN c.assign_due_at WHEN c.state = 'investigating' "
-    "THEN c.investigate_due_at WHEN c.state IN ('handling', 'replied') THEN c.close_due_at "
+DUE_SQL = (  # app.domain.workflow.Workflow.deadline_of on complaints.WAITS
+    f"CASE WHEN c.state IN {_BEFORE_ASSIGNED} THEN coalesce({_ACK}, c.assign_due_at, c.investigate_due_at, "
+    f"c.close_due_at) WHEN c.state = 'investigating' THEN coalesce({_ACK}, c.investigate_due_at, c.close_due_at) "
+    f"WHEN c.state = 'handling' THEN coalesce({_ACK}, c.handling_deadline, c.close_due_at) "
+    f"WHEN c.state = 'replied' THEN coalesce({_ACK}, c.close_due_at) "
     "WHEN c.state = 'closed' THEN c.return_visit_due_at END")
-DEADLINE_COLUMNS = "c.assign_due_at, c.investigate_due_at, c.close_due_at, c.handling_deadline, c.return_visit_due_at"
+DEADLINE_COLUMNS = "c.acknowledge_due_at, c.acknowledged_at, c.assign_due_at, c.investigate_due_at, c.close_due_at, c.handling_deadline, c.return_visit_due_at"
 # ComplaintView.list_columns: number, received at, channel, customer, unit, category, severity, department,
 # state, first-responsible person, overdue.
 COMPLAINT_HTML_COLUMNS = ("c.id, c.received_at, c.channel, cu.name AS customer, c.unit_id, c.category, c.severity, "
@@ -329,12 +335,15 @@ MY_WORK_SQL = (f"SELECT c.id, c.received_at, c.state, c.content, c.customer_id, 
                f"ORDER BY CASE WHEN {OVERDUE_SQL} THEN 0 ELSE 1 END, CASE WHEN ({DUE_SQL}) IS NULL THEN 1 ELSE 0 END, "
                f"{DUE_SQL}, c.received_at, c.id LIMIT 101")
 MY_WORK_CUSTOMERS_SQL = "SELECT id, name FROM customer WHERE id IN :ids"
-MINE_WHERE = ("c.first_responsible_id = :me AND c.state IN ('received', 'confirmed', 'assessed', 'handling', 'closed') "
-              "AND (c.state <> 'assessed' OR c.severity IS NULL OR c.severity NOT IN ('major', 'crisis') "
-              "OR c.plan_approved = :yes)")
-MANAGER_WHERE = ("(c.state = 'replied' AND NOT EXISTS (SELECT 1 FROM approval a WHERE a.subject_table = 'complaint' "
-                 "AND a.subject_id = c.id AND a.state = 'pending' AND a.kind = 'complaint_close')) "
-                 "OR c.state = 'return_visited'")
+# Who acts (complaints.WAITS): the first-responsible person while received, confirmed, handling or closed;
+# the CS managers while assessed (a major one once the GM approved its plan), replied or return-visited;
+# nobody while the general manager decides.
+_NOT_WITH_GM = ("NOT EXISTS (SELECT 1 FROM approval a WHERE a.subject_table = 'complaint' AND a.subject_id = c.id "
+                "AND a.state = 'pending')")
+MINE_WHERE = ("c.first_responsible_id = :me AND c.state IN ('received', 'confirmed', 'handling', 'closed') AND "
+              + _NOT_WITH_GM)
+MANAGER_WHERE = ("((c.state = 'assessed' AND (c.severity IS NULL OR c.severity NOT IN ('major', 'crisis') "
+                 "OR c.plan_approved = :yes)) OR c.state IN ('replied', 'return_visited')) AND " + _NOT_WITH_GM)
 STATS_GROUPS_SQL = (
     "SELECT c.channel, c.category, c.severity, c.department_id, c.state, count(*) AS n, count(c.satisfaction), "
     "coalesce(sum(c.satisfaction), 0), count(c.return_visit_satisfaction), coalesce(sum(c.return_visit_satisfaction), 0), "

@@ -57,6 +57,22 @@ class DatabaseRun:
     complaint_facts: dict = field(default_factory=dict)
     complaint_load: tuple = ()  # load average when the complaint measurements started
     month: str = ""  # the month of the statistics measured
+    worklist: object = None  # bench.worklist.Run: my-work's read (for_user) against raw SQL
+
+
+def new_database(kind: str, workdir: str, name: str):
+    """A new, empty database of `kind`: (its URL, the throwaway PostgreSQL cluster to stop, or None)."""
+    import tests.conftest as conftest
+
+    # The tests' templates of a migrated database are keyed without the kind of database: a second kind
+    # in the same process must not be filled from the first one's.
+    conftest._templates.clear()
+    if kind == "postgresql":
+        from tests.pg import Cluster
+
+        cluster = Cluster()
+        return cluster.create_database(), cluster
+    return f"sqlite:///{os.path.join(workdir, name)}", None
 
 
 def previous_month(now) -> str:
@@ -110,14 +126,7 @@ def bench_database(kind: str, n: int, n_complaints: int, repeats: int, warmups: 
 
     run = DatabaseRun(kind)
     started = time.perf_counter()
-    cluster = None
-    if kind == "postgresql":
-        from tests.pg import Cluster
-
-        cluster = Cluster()
-        url = cluster.create_database()
-    else:
-        url = f"sqlite:///{os.path.join(workdir, 'bench.db')}"
+    url, cluster = new_database(kind, workdir, "bench.db")
     try:
         log(f"[{kind}] migrating a new database, syncing roles, loading the demo users")
         app = migrated_app(url)
@@ -207,6 +216,14 @@ def bench_database(kind: str, n: int, n_complaints: int, repeats: int, warmups: 
                         run.plans.append((f"{m.title}, slowest statement ({heaviest.ms:.1f} ms)", heaviest,
                                           explain(app, heaviest)))
 
+            from . import worklist
+
+            log(f"[{kind}] measuring: my work's read of the worklist (for_user)")
+            total, open_ = worklist.facts(app)
+            load = os.getloadavg()
+            run.worklist = worklist.Run(kind, run.version, total, open_,
+                                        worklist.measure(app, repeats, warmups, lambda m: log(f"[{kind}] {m}")), load)
+
         log(f"[{kind}] audit verify x{verify_runs}")
         run.verify_rates, run.verify_count, run.verify_ok, run.verify_problem = verify_throughput(app, verify_runs)
         log(f"[{kind}]   {'OK' if run.verify_ok else 'FAILED'}: {run.verify_count:,} rows, "
@@ -253,6 +270,11 @@ def main() -> int:
             printed = printing.run(log)
             with output.open("a", encoding="utf-8") as report:
                 report.write("\n" + printing.markdown(printed))
+        measured = [r.worklist for r in runs if r.worklist is not None]
+        if measured:
+            from . import worklist
+
+            worklist.replace_section(output, worklist.markdown(measured, "make bench", repeats, warmups))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(conftest._TMP, ignore_errors=True)
@@ -260,7 +282,9 @@ def main() -> int:
         f"(whole bench: {(time.perf_counter() - started) / 60:,.1f} min)")
     printing_ok = printed is None or printed.verify.get("ok", False)
     return 0 if printing_ok and all(r.verify_ok and not any(res.problems for _s, res in r.results.values())
-                                    and not any(m.problems for m in r.complaint_results) for r in runs) else 1
+                                    and not any(m.problems for m in r.complaint_results)
+                                    and not any(m.problems for m in (r.worklist.results if r.worklist else ()))
+                                    for r in runs) else 1
 
 
 if __name__ == "__main__":

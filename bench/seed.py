@@ -234,7 +234,8 @@ class Seeder:
             event.listen(engine, "connect", self.writer.on_connect)
         started = time.perf_counter()
         try:
-            with engine.connect() as conn:
+            # In the app's context: the audit rows are keyed with its audit key (app.audit.audit_key).
+            with self.app.app_context(), engine.connect() as conn:
                 t = time.perf_counter()
                 units = self.seed_properties(conn)
                 self.stats.phases["projects, buildings, units"] = time.perf_counter() - t
@@ -493,6 +494,10 @@ def add_cs_team(session, sm, gen: Generator, password: str | None) -> int:
 
 # --- proof that bulk complaints are what the workflow writes ---------------------------------------
 
+# The step fields kept in the step entry only (not columns of the complaint).
+STEP_ONLY = frozenset(name for step in complaints.STEPS for name, spec in step.fields.items() if not spec.stored)
+
+
 def check_complaints_against_domain(session, sm, ctx: ComplaintContext, deadlines: Deadlines, log) -> None:
     """In a transaction rolled back afterwards: (1) the bulk deadlines equal WorkCalendar's; (2) a complaint
     received through complaints.open_complaint gets the same audit rows (complaint and `receive` step) as
@@ -557,7 +562,7 @@ def check_complaints_against_domain(session, sm, ctx: ComplaintContext, deadline
     for state in STATE_CODES:
         path = ("close_invalid",) if state == "closed_invalid" else complaints_path(state)
         required_of[state] = {name for action in path for name in complaints.STEP_BY_ACTION[action].required
-                              if name not in complaints.STEP_ONLY}
+                              if name not in STEP_ONLY}
     for i in range(3000):
         state = STATE_CODES[i % len(STATE_CODES)]
         age = 30 if state in ("fed_back", "closed_invalid", "return_visited") else 3
@@ -606,7 +611,7 @@ def _walk(session, complaint, row: dict, state: str, receiver, manager, gm) -> N
         if fields is None:
             table = complaints.STEP_BY_ACTION[action]
             fields = {name: row[name] for name in (*table.required, *table.optional)
-                      if name not in complaints.STEP_ONLY and row.get(name) is not None}
+                      if name not in STEP_ONLY and row.get(name) is not None}
         complaints.transition(session, complaint, action, actor, complaint.version, fields)
 
     def rejected_reply(satisfaction):
@@ -625,6 +630,8 @@ def _walk(session, complaint, row: dict, state: str, receiver, manager, gm) -> N
             step("assess", manager if serious else receiver)
             if serious:
                 decide("complaint_plan")
+        elif action == "assign":  # the CS manager's (SPEC §1)
+            step("assign", manager)
         elif action == "start_handling":
             step("start_handling", manager)
             if state == "handling":

@@ -10,31 +10,21 @@ from marshmallow.validate import OneOf
 
 from app.domain import complaints
 
-from .documented import Answer, step_body_schema
+from .documented import Answer, ListAnswer, RecordAnswer, StepEntry, step_body_schema
 from .step_fields import STEP_FIELD_TYPES
 
 ComplaintTransitionSchema = step_body_schema("ComplaintTransitionSchema", complaints.STEPS, STEP_FIELD_TYPES)
 
 
-class ComplaintStepEntrySchema(Answer):
+class ComplaintStepEntrySchema(StepEntry):
     """One step of the complaint."""
 
-    id = ma.Integer(required=True)
-    action = ma.String(required=True)
     from_ = ma.String(data_key="from", allow_none=True)
-    to = ma.String()
-    actor_id = ma.Integer(allow_none=True)
-    actor_name = ma.String()
-    at = ma.DateTime()
-    comment = ma.String(allow_none=True)
-    data = ma.Dict(metadata={"description": "The fields the step took"})
 
 
-class ComplaintStepsAnswerSchema(Answer):
+class ComplaintStepsAnswerSchema(ListAnswer):
     """The steps, oldest first."""
 
-    id = ma.Integer(required=True)
-    count = ma.Integer(required=True)
     result = ma.List(ma.Nested(ComplaintStepEntrySchema), required=True)
 
 
@@ -57,11 +47,9 @@ class AttachmentSchema(Answer):
     created_by_id = ma.Integer(allow_none=True)
 
 
-class AttachmentsAnswerSchema(Answer):
+class AttachmentsAnswerSchema(ListAnswer):
     """The complaint's attachments."""
 
-    id = ma.Integer(required=True)
-    count = ma.Integer(required=True)
     result = ma.List(ma.Nested(AttachmentSchema), required=True)
 
 
@@ -173,10 +161,8 @@ class SubjectSchema(Answer):
     version = ma.Integer(allow_none=True)
 
 
-class DecidedAnswerSchema(Answer):
+class DecidedAnswerSchema(RecordAnswer):
     """The decided approval and the state of its subject."""
 
-    id = ma.Integer(required=True)
-    version = ma.Integer(required=True)
     result = ma.Dict(required=True)
     subject = ma.Nested(SubjectSchema, required=True)

@@ -44,14 +44,53 @@ class Answer(Schema):
         unknown = EXCLUDE
 
 
-class StepAnswerSchema(Answer):
-    """The record in its new state, with the actions the caller may take next."""
+# --- the shapes the answers of every workflow API share (the subclasses add their own fields) ----------
+
+class RecordAnswer(Answer):
+    """Base of an answer about one record written: its id and the version it has now."""
 
     id = ma.Integer(required=True)
     version = ma.Integer(required=True)
+
+
+class StateAnswer(RecordAnswer):
+    """Base of an answer about a record that took a step: also the state it is in now."""
+
     state = ma.String(required=True)
+
+
+class ListAnswer(Answer):
+    """Base of an answer listing the rows of one record (its steps, items, attachments): the record's id
+    and how many; each subclass declares `result`, the list of its rows."""
+
+    id = ma.Integer(required=True)
+    count = ma.Integer(required=True)
+
+
+class StepEntry(Answer):
+    """Base of one entry of a workflow's timeline (the complaint's and the visit's steps)."""
+
+    id = ma.Integer(required=True)
+    action = ma.String(required=True)
+    from_ = ma.String(data_key="from")
+    to = ma.String()
+    actor_id = ma.Integer(allow_none=True)
+    actor_name = ma.String()
+    at = ma.DateTime()
+    comment = ma.String(allow_none=True)
+    data = ma.Dict(metadata={"description": "The fields the step took"})
+
+
+def the_record(what: str) -> ma.Dict:
+    """An answer's `result`: the record as GET /<id> answers it."""
+    return ma.Dict(required=True, metadata={"description": f"The {what}, as GET /<id> answers it"})
+
+
+class StepAnswerSchema(StateAnswer):
+    """The record in its new state, with the actions the caller may take next."""
+
     allowed_actions = ma.List(ma.String(), required=True)
-    result = ma.Dict(required=True, metadata={"description": "The record, as GET /<id> answers it"})
+    result = the_record("record")
 
 
 class PrintedAnswerSchema(Answer):

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import audit
+from app import audit, labels
 from app.models import ArchiveLoan, ArchiveRecord
 from app.models.choices import LoanKind, LoanState
 
@@ -110,11 +110,12 @@ def _loan_summary(loan) -> str:
             f"至 {loan.due_on:%Y-%m-%d}")
 
 
-ARCHIVISTS = Party("archivists", _l("the archivist"), REGISTRARS, lambda loan, d: d.role(ARCHIVIST))
+ARCHIVISTS = Party("archivists", _l("the archivist"), REGISTRARS, lambda loan, d: d.role(ARCHIVIST),
+                   where=wf.everyone_of(ARCHIVIST))
 STEPS = (
-    Step("lend", _l("Lend out"), frozenset({LoanState.APPROVED}), LoanState.OUT, REGISTRARS,
+    Step("lend", frozenset({LoanState.APPROVED}), LoanState.OUT, REGISTRARS,
          condition=_a_loan_outside, effect=_stamp_out),
-    Step("register_return", _l("Register the return"), frozenset({LoanState.OUT}), LoanState.RETURNED, REGISTRARS,
+    Step("register_return", frozenset({LoanState.OUT}), LoanState.RETURNED, REGISTRARS,
          effect=_stamp_returned),
 )
 WORKFLOW = wf.Workflow(
@@ -124,7 +125,7 @@ WORKFLOW = wf.Workflow(
                                when=lambda session, loan, at: loan.due_on is not None and loan.due_on < at.date()),
            LoanState.APPROVED: Wait((ARCHIVISTS,))},
     path=(LoanState.REQUESTED, LoanState.APPROVED, LoanState.OUT, LoanState.RETURNED),
-    number=lambda loan: loan.archive_record.number, what=_l("loan"),
+    number=lambda loan: loan.archive_record.number, what=_l("loan"), actions=labels.LOAN_ACTIONS, reads=("archive_record",),
     approvals=(wf.ApprovalRule(APPROVAL_KIND, _l("Loan of an archived file outside the company"), _loan_summary,
                                detail=lambda loan: loan.purpose, approved_target=LoanState.APPROVED,
                                rejected_target=LoanState.REJECTED, actions=("approve", "reject")),))

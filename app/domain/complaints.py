@@ -11,7 +11,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import audit
+from app import audit, labels
 from app.models import Complaint, ComplaintStep, Customer, Department, Unit
 from app.models.choices import (
     CaseCategory,
@@ -61,10 +61,13 @@ def _department(complaint, directory):
 
 FIRST_RESPONSIBLE = Party("first_responsible", _l("the first-responsible person"), frozenset({CS_STAFF}),
                           _first_responsible,
-                          name=lambda c, d: d.name_of(c.first_responsible_id))
+                          name=lambda c, d: d.name_of(c.first_responsible_id),
+                          where=wf.person_or(Complaint.first_responsible_id, CS_MANAGER))
 DEPARTMENT = Party("department", _l("the responsible department"), frozenset({DEPARTMENT_STAFF}), _department,
-                   name=lambda c, d: d.department_name(c.department_id))
-MANAGERS = Party("managers", _l("the customer-service manager"), MANAGER, lambda c, d: d.role(CS_MANAGER))
+                   name=lambda c, d: d.department_name(c.department_id),
+                   where=wf.department_or(Complaint.department_id, CS_MANAGER))
+MANAGERS = Party("managers", _l("the customer-service manager"), MANAGER, lambda c, d: d.role(CS_MANAGER),
+                 where=wf.everyone_of(CS_MANAGER))
 
 # --- deadlines (China time; working time where the seed says so) -------------------------------------
 
@@ -210,14 +213,14 @@ _SUMMARY = {
 }
 
 STEPS: tuple[Step, ...] = (
-    Step("acknowledge", _l("Acknowledge to the customer (receipt with the number)"), OPEN_BEFORE_CLOSE, None, CS,
+    Step("acknowledge", OPEN_BEFORE_CLOSE, None, CS,
          {"acknowledged_how": required(fields.choice(VisitMethod)), "acknowledge_note": optional(_text, **NOTE)},
          condition=_not_acknowledged, effect=_acknowledged, comment_field="acknowledge_note"),
-    Step("confirm", _l("Confirm as valid"), frozenset({S.RECEIVED}), S.CONFIRMED, CS,
+    Step("confirm", frozenset({S.RECEIVED}), S.CONFIRMED, CS,
          {"confirmed_how": required(_text)}),
-    Step("close_invalid", _l("Close as invalid or consultation"), frozenset({S.RECEIVED}), S.CLOSED_INVALID, CS,
+    Step("close_invalid", frozenset({S.RECEIVED}), S.CLOSED_INVALID, CS,
          {"invalid_explanation": required(_text)}, effect=_closed_invalid),
-    Step("assess", _l("Assess"), frozenset({S.CONFIRMED}), S.ASSESSED, CS,
+    Step("assess", frozenset({S.CONFIRMED}), S.ASSESSED, CS,
          {"severity": required(fields.choice(Severity)), "category": required(fields.choice(ComplaintCategory)),
           "legal_opinion": Field(_text, required=False, when=serious),
           "handling_plan": Field(_text, required=False, when=serious)},
@@ -228,30 +231,30 @@ STEPS: tuple[Step, ...] = (
                                   detail=lambda c: c.handling_plan, when=serious,
                                   on_approved=_plan_decided(True), rejected_target=S.CONFIRMED,
                                   on_rejected=_plan_decided(False), actions=("approve_plan", "reject_plan"))),
-    Step("assign", _l("Assign to a department"), frozenset({S.ASSESSED}), S.INVESTIGATING, MANAGER,
+    Step("assign", frozenset({S.ASSESSED}), S.INVESTIGATING, MANAGER,
          {"department_id": required(_id), "assigned_post": required(_text), "assigned_person": required(_text)},
          condition=_plan_approved, check=_department_exists),
-    Step("start_handling", _l("Report the investigation and start handling"), frozenset({S.INVESTIGATING}),
+    Step("start_handling", frozenset({S.INVESTIGATING}),
          S.HANDLING, frozenset({DEPARTMENT_STAFF, CS_MANAGER}),
          {"cause_analysis": required(_text), "report": required(_text), "measures": required(_text),
           "handling_person": required(_text), "handling_deadline": required(_date)},
          condition=_own_department),
-    Step("add_progress", _l("Add progress"), frozenset({S.HANDLING}), S.HANDLING,
+    Step("add_progress", frozenset({S.HANDLING}), S.HANDLING,
          frozenset({DEPARTMENT_STAFF, CS_STAFF, CS_MANAGER}),
          {"progress_note": required(_text, **NOTE), "customer_told_how": required(_text, **NOTE)},
          condition=_own_department),
-    Step("reply", _l("Reply to the customer"), frozenset({S.HANDLING}), S.REPLIED, CS,
+    Step("reply", frozenset({S.HANDLING}), S.REPLIED, CS,
          {"reply_result": required(_text), "customer_accepted": required(fields.yes_no),
           "satisfaction": required(fields.satisfaction)},
          condition=_first_responsible_or_manager, effect=_rehandled,
          route=lambda c, values: S.REPLIED if values["customer_accepted"] else S.HANDLING),
-    Step("close", _l("Close"), frozenset({S.REPLIED}), S.CLOSED, MANAGER,
+    Step("close", frozenset({S.REPLIED}), S.CLOSED, MANAGER,
          {"department_signed_off": required(fields.confirmed), "person_signed_off": required(fields.confirmed)},
          effect=_closed,
          approval=wf.ApprovalRule("complaint_close", _l("Closing of a major complaint"), _SUMMARY["complaint_close"],
                                   detail=lambda c: c.reply_result, when=serious, hold=True,
                                   rejected_target=S.HANDLING)),
-    Step("close_unresolved", _l("Close unresolved (routes explained to the customer)"),
+    Step("close_unresolved",
          frozenset({S.HANDLING, S.REPLIED}), S.CLOSED_UNRESOLVED, MANAGER,
          {"unresolved_position": required(_text), "unresolved_routes": required(fields.choices(ComplaintRoute)),
           "customer_told_how": required(_text, **NOTE)},
@@ -260,12 +263,12 @@ STEPS: tuple[Step, ...] = (
                                   _SUMMARY["complaint_close_unresolved"], detail=lambda c: c.unresolved_position,
                                   when=serious, hold=True, rejected_target=S.HANDLING,
                                   actions=("approve_unresolved", "reject_unresolved"))),  # step actions: ≤ 20 chars
-    Step("return_visit", _l("Return visit"), frozenset({S.CLOSED}), S.RETURN_VISITED, CS,
+    Step("return_visit", frozenset({S.CLOSED}), S.RETURN_VISITED, CS,
          {"return_visit_method": required(fields.choice(VisitMethod)), "return_visit_record": required(_text),
           "return_visit_satisfaction": required(fields.satisfaction),
           "return_visit_process_satisfaction": optional(fields.satisfaction)},
          effect=_return_visited),
-    Step("feed_back", _l("Feed back"), frozenset({S.RETURN_VISITED}), S.FED_BACK, MANAGER,
+    Step("feed_back", frozenset({S.RETURN_VISITED}), S.FED_BACK, MANAGER,
          {"root_cause": required(_text), "improvement": required(_text),
           "case_title": optional(_text, **NOTE), "case_stage": optional(fields.choice(CaseStage), **NOTE),
           "case_category": optional(fields.choice(CaseCategory), **NOTE), "case_lesson": optional(_text, **NOTE)},
@@ -283,7 +286,8 @@ WORKFLOW = wf.Workflow(
     "complaint", _l("Complaint"), Complaint, ComplaintState, STEPS, WAITS, entry=_entry,
     path=(S.RECEIVED, S.CONFIRMED, S.ASSESSED, S.INVESTIGATING, S.HANDLING, S.REPLIED, S.CLOSED,
           S.RETURN_VISITED, S.FED_BACK),
-    number=lambda c: c.number, what=_l("complaint"))
+    number=lambda c: c.number, what=_l("complaint"), actions=labels.COMPLAINT_ACTIONS,
+    reads=("customer", "department"))
 
 # Names the views, the API and the tests read (one table: these are views of it).
 STEP_BY_ACTION = WORKFLOW.by_action

@@ -10,12 +10,13 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app import labels
+
 from . import calendar
 from .workflow import WORKFLOWS
 from .worklist import Item, Person, waiting
 
 OTHER_DUE = {"approval": _l("approval"), "calendar": _l("calendar year")}
-OTHER_ACTIONS = {"decide": _l("Approve or reject"), "calendar_seed": _l("Enter the year's holidays")}
 OTHER_KINDS = {"approval": _l("Approval"), "calendar": _l("Calendar")}
 
 
@@ -25,9 +26,9 @@ def due_and_overdue(session, at: datetime | None = None) -> list[Person]:
 
 def due_label(code: str) -> str:
     for workflow in WORKFLOWS.values():
-        labels = workflow.deadline_labels()
-        if code in labels:
-            return str(labels[code])
+        deadlines = workflow.deadline_labels()
+        if code in deadlines:
+            return str(deadlines[code])
     return str(OTHER_DUE.get(code, code))
 
 
@@ -41,7 +42,7 @@ def _when(moment) -> str:
 
 def action_label(kind: str, code: str) -> str:
     step = WORKFLOWS[kind].step(code) if kind in WORKFLOWS else None
-    return str(step.label) if step else str(OTHER_ACTIONS.get(code, code))
+    return str(step.label) if step else labels.label(labels.WORK_ACTIONS, code)
 
 
 def state_label(item: Item) -> str:

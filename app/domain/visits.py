@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
 
-from app import audit
+from app import audit, labels
 from app.models import (
     ArchiveRecord,
     CaseEntry,
@@ -72,14 +72,18 @@ def _item_department(item, directory):
     return directory.staff_of.get(item.department_id) or directory.role(CS_MANAGER)
 
 
-VISITOR = Party("visitor", _l("the visiting staff"), CS, _visitor, name=lambda v, d: d.name_of(v.staff_id))
+VISITOR = Party("visitor", _l("the visiting staff"), CS, _visitor, name=lambda v, d: d.name_of(v.staff_id),
+                where=wf.person_or(Visit.staff_id, CS_MANAGER))
 ITEM_VISITOR = Party("visitor", _l("the visiting staff"), CS, lambda item, d: _visitor(item.visit, d),
-                     name=lambda item, d: d.name_of(item.visit.staff_id))
+                     name=lambda item, d: d.name_of(item.visit.staff_id),
+                     where=wf.through(Rectification.visit_id, Visit.id, wf.person_or(Visit.staff_id, CS_MANAGER)))
 ITEM_DEPARTMENT = Party("department", _l("the responsible department"), DEPARTMENT_WORK, _item_department,
-                        name=lambda item, d: d.department_name(item.department_id))
+                        name=lambda item, d: d.department_name(item.department_id),
+                        where=wf.department_or(Rectification.department_id, CS_MANAGER))
 MANAGERS = Party("managers", _l("the customer-service manager"), frozenset({CS_MANAGER}),
-                 lambda record, d: d.role(CS_MANAGER))
-CUSTOMER_SERVICE = Party("customer_service", _l("customer service"), CS, lambda record, d: d.role(CS_STAFF))
+                 lambda record, d: d.role(CS_MANAGER), where=wf.everyone_of(CS_MANAGER))
+CUSTOMER_SERVICE = Party("customer_service", _l("customer service"), CS, lambda record, d: d.role(CS_STAFF),
+                         where=wf.everyone_of(CS_STAFF))
 
 VISIT_DUE = Deadline("visit", _l("visit"), "planned_at")
 RECTIFICATION_DUE = Deadline("rectification", _l("rectification deadline"), "deadline")
@@ -195,6 +199,13 @@ def _open_rectifications(session, visit) -> int:
     return sum(1 for item in visit.rectifications if item.state != R.SATISFIED)
 
 
+def _rectifications_waiting(session, visit):
+    """What a rectifying visit waits on before its return visit: the departments, then the customer's word."""
+    if any(item.state == R.OPEN for item in visit.rectifications):
+        return _l("the departments to rectify the items")
+    return _l("the customer to be satisfied with the rectified items")
+
+
 def _every_item_satisfied(session, visit, actor=None):
     if visit.state == S.VISITED and _non_conforming(session, visit):
         raise TransitionNotAllowedError(_l("Non-conforming items must be rectified before the return visit."))
@@ -240,18 +251,18 @@ def _stamp_archived(session, visit, actor, values):
 
 
 VISIT_STEPS: tuple[Step, ...] = (
-    Step("visit", _l("Record the visit"), frozenset({S.PLANNED}), S.VISITED, CS,
+    Step("visit", frozenset({S.PLANNED}), S.VISITED, CS,
          {"items": required(_items, stored=False), "visited_at": optional(fields.a_moment, stored=False),
           "opinions": optional(fields.text), "companions": optional(fields.text)},
          effect=_record_items),
-    Step("rectify", _l("Assign the rectifications"), frozenset({S.VISITED}), S.RECTIFYING, CS,
+    Step("rectify", frozenset({S.VISITED}), S.RECTIFYING, CS,
          {"rectifications": required(_rectifications, stored=False)},
          condition=_found_non_conforming, check=_rectifications_cover_items, effect=_create_rectifications),
-    Step("return_visit", _l("Record the return visit"), frozenset({S.VISITED, S.RECTIFYING}), S.RETURN_VISITED, CS,
+    Step("return_visit", frozenset({S.VISITED, S.RECTIFYING}), S.RETURN_VISITED, CS,
          {"return_visit_method": required(fields.choice(VisitMethod)), "return_visit_record": required(fields.text),
           "satisfaction": required(fields.satisfaction), "effect_confirmed": optional(fields.yes_no)},
          condition=_every_item_satisfied, check=_effect_confirmed_if_rectified, effect=_file_return_visit),
-    Step("archive", _l("File in the archive"), frozenset({S.SUMMARISED}), S.ARCHIVED, CS,
+    Step("archive", frozenset({S.SUMMARISED}), S.ARCHIVED, CS,
          condition=_forms_archived, effect=_stamp_archived),
 )
 
@@ -303,13 +314,13 @@ _PROGRESS = {"note": required(fields.text, stored=False), "customer_told": requi
              "told_how": optional(fields.text, stored=False)}
 
 RECTIFICATION_STEPS: tuple[Step, ...] = (
-    Step("report_progress", _l("Report progress"), frozenset({R.OPEN}), R.OPEN, DEPARTMENT_WORK, _PROGRESS,
+    Step("report_progress", frozenset({R.OPEN}), R.OPEN, DEPARTMENT_WORK, _PROGRESS,
          condition=_own_department, comment_field="note"),
-    Step("complete", _l("Rectified: the customer was told"), frozenset({R.OPEN}), R.DONE, DEPARTMENT_WORK, _PROGRESS,
+    Step("complete", frozenset({R.OPEN}), R.DONE, DEPARTMENT_WORK, _PROGRESS,
          condition=_own_department, check=_told_the_customer, effect=_stamp_completed, comment_field="note"),
-    Step("accept", _l("The customer is satisfied"), frozenset({R.DONE}), R.SATISFIED, CS,
+    Step("accept", frozenset({R.DONE}), R.SATISFIED, CS,
          {"note": optional(fields.text, stored=False)}, effect=_stamp_satisfied, comment_field="note"),
-    Step("reject", _l("The customer is not satisfied: rectify again"), frozenset({R.DONE}), R.OPEN, CS,
+    Step("reject", frozenset({R.DONE}), R.OPEN, CS,
          {"note": required(fields.text, stored=False), "measure": required(fields.text),
           "deadline": required(fields.a_date), "responsible_person": optional(fields.text),
           "department_id": optional(fields.record_id), "tenant_consulted": optional(fields.yes_no)},
@@ -340,7 +351,7 @@ def _not_a_visits(session, record, actor):
 
 
 RETURN_VISIT_STEPS: tuple[Step, ...] = (
-    Step("record", _l("Record the return visit"), frozenset({RV.DUE}), RV.DONE, CS,
+    Step("record", frozenset({RV.DUE}), RV.DONE, CS,
          {"method": required(fields.choice(VisitMethod)), "record": required(fields.text),
           "satisfaction": required(fields.satisfaction), "follow_up": optional(fields.text),
           "effect_confirmed": optional(fields.yes_no)},
@@ -351,22 +362,26 @@ VISIT_WORKFLOW = wf.Workflow(
     "visit", _l("Visit"), Visit, VisitState, VISIT_STEPS, entry=_visit_entry,
     waits={S.PLANNED: Wait((VISITOR,), (VISIT_DUE,)), S.VISITED: Wait((VISITOR,)),
            S.RECTIFYING: Wait((VISITOR,), (VISIT_RETURN_VISIT_DUE,),
-                              when=lambda session, visit, at: not _open_rectifications(session, visit)),
+                              when=lambda session, visit, at: not _open_rectifications(session, visit),
+                              meanwhile=_rectifications_waiting),
            S.SUMMARISED: Wait((VISITOR,))},
     path=(S.PLANNED, S.VISITED, S.RECTIFYING, S.RETURN_VISITED, S.SUMMARISED, S.ARCHIVED),
-    number=lambda v: v.number, what=_l("visit"))
+    number=lambda v: v.number, what=_l("visit"), actions=labels.VISIT_ACTIONS,
+    reads=("customer", "items", "rectifications", "return_visits"))
 RECTIFICATION_WORKFLOW = wf.Workflow(
     "rectification", _l("Rectification item"), Rectification, RectificationState, RECTIFICATION_STEPS,
     waits={R.OPEN: Wait((ITEM_DEPARTMENT,), (RECTIFICATION_DUE,)), R.DONE: Wait((ITEM_VISITOR,))},
     entry=_item_entry, context=_visit_rectifying, path=(R.OPEN, R.DONE, R.SATISFIED),
-    number=lambda r: r.number, what=_l("rectification item"))
+    number=lambda r: r.number, what=_l("rectification item"), actions=labels.RECTIFICATION_ACTIONS,
+    reads=("visit", "item", "department"))
 RETURN_VISIT_WORKFLOW = wf.Workflow(
     "return_visit", _l("Return visit"), ReturnVisit, ReturnVisitState, RETURN_VISIT_STEPS,
     # Delivery and move-in return visits are listed a week ahead; a visit's own is a step of the visit.
     waits={RV.DUE: Wait((CUSTOMER_SERVICE,), (RETURN_VISIT_DUE,),
                         when=lambda session, r, at: r.kind != ReturnVisitKind.VISIT and
                         r.due_on <= at.date() + timedelta(days=7))},
-    path=(RV.DUE, RV.DONE), number=lambda r: r.number, what=_l("return visit"))
+    path=(RV.DUE, RV.DONE), number=lambda r: r.number, what=_l("return visit"), actions=labels.RETURN_VISIT_ACTIONS,
+    reads=("customer",))
 
 VISIT_STEP_BY_ACTION = VISIT_WORKFLOW.by_action
 RECTIFICATION_STEP_BY_ACTION = RECTIFICATION_WORKFLOW.by_action
@@ -545,9 +560,9 @@ def _returned(session, summary, approval, actor):
 _MANAGER = frozenset({CS_MANAGER})
 _UNSENT = frozenset({SummaryState.DRAFT, SummaryState.RETURNED})
 SUMMARY_STEPS: tuple[Step, ...] = (
-    Step("edit", _l("Edit"), _UNSENT, None, _MANAGER,
+    Step("edit", _UNSENT, None, _MANAGER,
          {"content": required(fields.text), "title": optional(fields.text)}),
-    Step("submit", _l("Submit to the general manager"), _UNSENT, SummaryState.SUBMITTED, _MANAGER,
+    Step("submit", _UNSENT, SummaryState.SUBMITTED, _MANAGER,
          check=_visits_waiting, effect=_fix_the_visits,
          approval=wf.ApprovalRule(SUMMARY_KIND, _l("Summary of customer visits"), lambda s: s.title,
                                   detail=lambda s: s.content, approved_target=SummaryState.ACKNOWLEDGED,
@@ -558,7 +573,7 @@ SUMMARY_WORKFLOW = wf.Workflow(
     "visit_summary", _l("Summary of customer visits"), VisitSummary, SummaryState, SUMMARY_STEPS,
     waits={SummaryState.DRAFT: Wait((MANAGERS,)), SummaryState.RETURNED: Wait((MANAGERS,))},
     path=(SummaryState.DRAFT, SummaryState.SUBMITTED, SummaryState.ACKNOWLEDGED),
-    number=lambda s: s.title, what=_l("summary"))
+    number=lambda s: s.title, what=_l("summary"), actions=labels.SUMMARY_ACTIONS, reads=())
 
 
 def edit_summary(session, summary: VisitSummary, actor, version, content: str, title: str | None = None):

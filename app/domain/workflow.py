@@ -26,7 +26,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, and_, event, false, inspect, or_, select
+from sqlalchemy import Date, and_, event, false, inspect, or_, select, true
 from sqlalchemy.orm.attributes import flag_modified
 
 from app import audit
@@ -99,7 +99,6 @@ class ApprovalRule:
 @dataclass(frozen=True)
 class Step:
     action: str
-    label: object
     sources: frozenset[str]
     target: str | None  # None: the record stays in its state (a step that records, like a progress entry)
     roles: frozenset[str]
@@ -111,6 +110,7 @@ class Step:
     approval: ApprovalRule | None = None
     only: Only | None = None
     comment_field: str | None = None  # a field that is also the step entry's comment
+    label: object = None  # set by its Workflow from the one table of action labels (app.labels)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -149,13 +149,62 @@ class Party:
     roles: frozenset[str]
     people: Callable
     name: Callable | None = None
+    # The same people in SQL, to read one person's work without reading everyone's (my-work):
+    # (viewer) -> a condition on the model true for every record `people` may give the viewer (None: all).
+    where: Callable | None = None
 
 
 @dataclass(frozen=True)
 class Wait:
+    """What a state waits for: its parties and deadlines; `when` false, the record waits on no party's step
+    now, and `meanwhile(session, record)` says on what (the status text: «待各部门整改»)."""
     parties: tuple[Party, ...]
     deadlines: tuple[Deadline, ...] = ()
     when: Callable | None = None  # (session, record, at) -> bool: waits only then (no actor needed)
+    meanwhile: Callable | None = None  # (session, record) -> a label of what it waits on instead
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """One person as the parties' SQL sees them (app.domain.worklist builds it from its Directory)."""
+    user_id: int
+    roles: frozenset[str]  # the roles they act in (active only)
+    departments: tuple[int, ...]  # where they act as department staff
+    active_ids: tuple[int, ...]  # every active user (who may be named on a record)
+    staffed_departments: tuple[int, ...]  # departments with active department staff
+
+    def acts_as(self, role: str) -> bool:
+        return role in self.roles
+
+
+def everyone_of(role: str) -> Callable:
+    """A party that is every active user of `role`."""
+    return lambda viewer: true() if viewer.acts_as(role) else false()
+
+
+def person_or(column, fallback_role: str) -> Callable:
+    """A party that is the person named in `column`, or every `fallback_role` when nobody active is."""
+    def where(viewer):
+        found = [column == viewer.user_id] if viewer.user_id in viewer.active_ids else []
+        if viewer.acts_as(fallback_role):
+            found.append(or_(column.is_(None), column.not_in(viewer.active_ids)))
+        return or_(false(), *found)
+    return where
+
+
+def department_or(column, fallback_role: str) -> Callable:
+    """A party that is the staff of the department in `column`, or every `fallback_role` when it has none."""
+    def where(viewer):
+        found = [column.in_(viewer.departments)] if viewer.departments else []
+        if viewer.acts_as(fallback_role):
+            found.append(or_(column.is_(None), column.not_in(viewer.staffed_departments)))
+        return or_(false(), *found)
+    return where
+
+
+def through(foreign_key, target_id, where: Callable) -> Callable:
+    """A party of a related record (a rectification item's visiting staff, named on its visit)."""
+    return lambda viewer: foreign_key.in_(select(target_id).where(where(viewer)))
 
 
 @dataclass
@@ -172,8 +221,16 @@ class Workflow:
     number: Callable = lambda record: f"#{record.id}"
     what: object = _l("record")
     approvals: tuple[ApprovalRule, ...] = ()  # approvals requested when a record is created (request_approval)
+    actions: Mapping[str, object] = field(default_factory=dict)  # the label of each action: a table of app.labels, the only copy
+    # The relationships the worklist reads on a waiting record (its parties, conditions, deadlines and
+    # summary), loaded with the records; None: every relationship.
+    reads: tuple[str, ...] | None = None
 
     def __post_init__(self):
+        for step in self.steps:
+            if step.action not in self.actions:
+                raise LookupError(f"{self.code}: the action {step.action!r} has no label in app.labels")
+            object.__setattr__(step, "label", self.actions[step.action])
         self.by_action = {step.action: step for step in self.steps}
         WORKFLOWS[self.code] = self
         for step in self.steps:
@@ -234,6 +291,14 @@ class Workflow:
             for deadline in wait.deadlines:
                 names += [n for n in (deadline.column, deadline.met_by) if n and n not in names]
         return tuple(names)
+
+    def waiting_for(self, viewer: Viewer):
+        """In SQL: the records in a waiting state one of whose parties may include `viewer`."""
+        model, by_state = self.model, []
+        for state, wait in self.waits.items():
+            parties = [party.where(viewer) if party.where else true() for party in wait.parties]
+            by_state.append(and_(model.state == state, or_(*parties)))
+        return or_(false(), *by_state)
 
     def deadline_labels(self) -> dict[str, object]:
         return {d.code: d.label for wait in self.waits.values() for d in wait.deadlines}

@@ -8,6 +8,11 @@ record alone), with the state's running deadline and its overdue flags. A record
 approval waits for the general manager instead: it is listed once, as the approval, under every
 general manager except the requester. A year missing from the working-day calendar is listed for the
 Admin. Times are China local time.
+
+`for_user` (my-work) reads one person's part without reading everyone's: each workflow's query keeps the
+records one of whose parties may be that person (`Party.where`, in SQL), and the same code as `waiting`
+then decides, so both give the same items. `next_of` is the one reading of a record's wait: the items
+and `status_text` both come from it.
 """
 
 from __future__ import annotations
@@ -17,15 +22,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.models import Approval, CalendarYear, Department, UserDepartment
 
 from . import approvals, calendar
 from .errors import DomainError
 from .roles import ADMIN, DEPARTMENT_STAFF, GENERAL_MANAGER
-from .workflow import WORKFLOWS, Workflow
+from .workflow import WORKFLOWS, Party, Viewer, Wait, Workflow
 
 EXCERPT = 40
 
@@ -107,6 +112,13 @@ class Directory:
     def department_name(self, department_id) -> str:
         return self.departments.get(department_id, "")
 
+    def viewer(self, user_id: int) -> Viewer:
+        """One person as the parties' SQL (Party.where) sees them."""
+        active = tuple(sorted(u for u, (_n, _name, on) in self.users.items() if on))
+        return Viewer(user_id, frozenset(r for r, ids in self.by_role.items() if user_id in ids),
+                      tuple(sorted(d for d, ids in self.staff_of.items() if user_id in ids)), active,
+                      tuple(sorted(self.staff_of)))
+
 
 def _excerpt(text: str | None) -> str:
     text = " ".join((text or "").split())
@@ -148,27 +160,53 @@ def possible_actions(session, workflow: Workflow, record, roles) -> list[str]:
 def waiting(session, at: datetime | None = None) -> list[Person]:
     """Everyone with something waiting, nobody-found first, then by username; each person's items
     overdue first, then by deadline."""
-    at = at or calendar.local_now()
+    people = _gather(session, at or calendar.local_now())
+    return sorted(people.values(), key=lambda p: (p.user_id is not None, p.username))
+
+
+def for_user(session, user_id: int, at: datetime | None = None) -> list[Item]:
+    """What waits for one person (my-work): exactly their part of `waiting`, read without reading
+    everyone's: each workflow's query keeps the records one of whose parties may be them (Party.where)."""
+    person = _gather(session, at or calendar.local_now(), user_id).get(user_id)
+    return person.items if person else []
+
+
+def _gather(session, at: datetime, user_id: int | None = None) -> dict[int | None, Person]:
+    """The people with work, by user id (all of them, or the one `user_id` only), in a fixed number of
+    statements: the directory, the pending approvals, a query per workflow (and its relationships)."""
     directory = Directory(session)
+    viewer = directory.viewer(user_id) if user_id is not None else None
     people: dict[int | None, Person] = {}
 
     def give(user_ids, item):
-        for user_id in user_ids or [None]:
-            if user_id not in people:
-                username, name, _active = directory.users.get(user_id, ("", str(_l("Nobody found")), False))
-                people[user_id] = Person(user_id, username, name)
-            people[user_id].items.append(item)
+        for uid in user_ids or [None]:
+            if viewer is not None and uid != user_id:
+                continue
+            if uid not in people:
+                username, name, _active = directory.users.get(uid, ("", str(_l("Nobody found")), False))
+                people[uid] = Person(uid, username, name)
+            people[uid].items.append(item)
 
     pending = session.scalars(select(Approval).where(Approval.state == "pending")
                               .order_by(Approval.requested_at, Approval.id)).all()
     waiting_for_gm = {(a.subject_table, a.subject_id) for a in pending}
+    # The approvals go to the general managers, who read their subjects (number, overdue) too.
+    deciding = viewer is None or viewer.acts_as(GENERAL_MANAGER)
     subjects = {}
     for workflow in WORKFLOWS.values():
         if not workflow.waits:
             continue
         model = workflow.model
-        # Every relationship of the page of records in one query each (what summary_of and the parties read).
-        query = select(model).where(model.state.in_(list(workflow.waits))).options(selectinload("*")).order_by(model.id)
+        # What summary_of, the parties and the conditions read, in one query each (nothing below it).
+        query = select(model).options(*_loads(workflow)).order_by(model.id)
+        if viewer is None:
+            query = query.where(model.state.in_(list(workflow.waits)))
+        else:
+            wanted = workflow.waiting_for(viewer)
+            if deciding:
+                ids = [i for table, i in waiting_for_gm if table == model.__tablename__]
+                wanted = or_(wanted, and_(model.state.in_(list(workflow.waits)), model.id.in_(ids)))
+            query = query.where(wanted)
         for record in session.scalars(query):
             subjects[(model.__tablename__, record.id)] = (workflow, record)
             if (model.__tablename__, record.id) in waiting_for_gm:
@@ -176,9 +214,10 @@ def waiting(session, at: datetime | None = None) -> list[Person]:
             for people_ids, item in items_of(session, workflow, record, directory, at):
                 give(people_ids, item)
 
-    for approval in pending:
-        give([u for u in directory.role(GENERAL_MANAGER) if u != approval.requested_by_id],
-             approval_item(approval, subjects.get((approval.subject_table, approval.subject_id)), at))
+    if deciding:
+        for approval in pending:
+            give([u for u in directory.role(GENERAL_MANAGER) if u != approval.requested_by_id],
+                 approval_item(approval, subjects.get((approval.subject_table, approval.subject_id)), at))
 
     for year in missing_calendar_years(session, at):
         give(directory.role(ADMIN), Item(
@@ -188,23 +227,48 @@ def waiting(session, at: datetime | None = None) -> list[Person]:
 
     for person in people.values():
         person.items.sort(key=lambda item: item.sort_key)
-    return sorted(people.values(), key=lambda p: (p.user_id is not None, p.username))
+    return people
+
+
+def _loads(workflow: Workflow) -> tuple:
+    if workflow.reads is None:
+        return (selectinload("*"),)
+    model = workflow.model
+    return (lazyload("*"), *(selectinload(getattr(model, name)).lazyload("*") for name in workflow.reads))
+
+
+@dataclass
+class Next:
+    """What a record waits for now — one derivation for my-work, the reminders and the status text:
+    the parties that act, each with their steps possible now; or, the state's `when` false, nobody's
+    step but what `meanwhile` names."""
+    wait: Wait | None
+    parties: list[tuple[Party, list[str]]]
+    meanwhile: object | None = None
+
+
+def next_of(session, workflow: Workflow, record, at: datetime) -> Next:
+    wait = workflow.waits.get(record.state)
+    if wait is None:
+        return Next(None, [])
+    if wait.when and not wait.when(session, record, at):
+        return Next(wait, [], wait.meanwhile(session, record) if wait.meanwhile else None)
+    found = [(party, possible_actions(session, workflow, record, party.roles)) for party in wait.parties]
+    return Next(wait, [(party, actions) for party, actions in found if actions])
 
 
 def items_of(session, workflow: Workflow, record, directory: Directory, at: datetime):
     """(people, item) for each party the record waits for now."""
-    wait = workflow.waits.get(record.state)
-    if wait is None or (wait.when and not wait.when(session, record, at)):
+    parties = next_of(session, workflow, record, at).parties
+    if not parties:
         return
     deadline, due_at = workflow.deadline_of(record)
     overdue = workflow.overdue_reasons(record, at)
     complaint_id = record.id if workflow.code == "complaint" else None
-    for party in wait.parties:
-        actions = possible_actions(session, workflow, record, party.roles)
-        if actions:
-            yield party.people(record, directory), Item(
-                workflow.code, record.id, workflow.number(record), record.state, actions,
-                deadline.code if deadline else None, due_at, list(overdue), summary_of(record), complaint_id)
+    for party, actions in parties:
+        yield party.people(record, directory), Item(
+            workflow.code, record.id, workflow.number(record), record.state, actions,
+            deadline.code if deadline else None, due_at, list(overdue), summary_of(record), complaint_id)
 
 
 def approval_item(approval, subject, at: datetime) -> Item:
@@ -222,14 +286,6 @@ def approval_item(approval, subject, at: datetime) -> Item:
         overdue.append("approval")
     return Item("approval", approval.id, number, approval.kind, ["decide"], "approval", due_at, overdue,
                 approval.summary, complaint_id=complaint_id, subject=(approval.subject_table, approval.subject_id))
-
-
-def for_user(session, user_id: int, at: datetime | None = None) -> list[Item]:
-    """What waits for one person (my-work): exactly their part of `waiting`."""
-    for person in waiting(session, at):
-        if person.user_id == user_id:
-            return person.items
-    return []
 
 
 def missing_calendar_years(session, at: datetime) -> list[int]:
@@ -251,17 +307,18 @@ def status_text(session, record, at: datetime | None = None) -> str:
     pending = approvals.pending_for(session, record)
     if pending is not None:
         return head + "，" + str(_l("waiting for the general manager's decision"))
-    wait = workflow.waits.get(record.state)
-    if wait is None:
+    following = next_of(session, workflow, record, at)
+    if following.wait is None:
         return head
-    directory = Directory(session)
     whom = []
-    for party in wait.parties:
-        actions = possible_actions(session, workflow, record, party.roles)
-        if actions:
+    if following.parties:
+        directory = Directory(session)
+        for party, actions in following.parties:
             name = (party.name(record, directory) if party.name else "") or str(party.label)
             whom.append(str(_l("%(who)s to %(what)s", who=name,
                                what="、".join(str(workflow.step(a).label) for a in actions))))
+    elif following.meanwhile is not None:
+        whom.append(str(following.meanwhile))
     text = head
     if whom:
         text += "，" + str(_l("waiting for %(whom)s", whom="；".join(whom)))

@@ -61,6 +61,27 @@ def test_every_step_has_its_label_in_the_shared_table(app, steps, table):
                 assert wrong == {}, locale
 
 
+def test_every_workflow_reads_its_action_labels_from_the_shared_tables(app):
+    """One copy: each step's label is the very entry of a table of app.labels."""
+    from app.domain.workflow import WORKFLOWS
+
+    tables = {name: table for name, table in vars(labels).items() if name.endswith("_ACTIONS")}
+    assert {"complaint", "visit", "rectification", "return_visit", "visit_summary", "loan"} <= set(WORKFLOWS)
+    for code, workflow in WORKFLOWS.items():
+        homes = [name for name, table in tables.items() if table is workflow.actions]
+        assert len(homes) == 1, code
+        for step in workflow.steps:
+            assert step.label is tables[homes[0]][step.action], (code, step.action)
+
+
+def test_a_step_without_a_shared_label_is_refused():
+    from app.domain.workflow import Step, Workflow
+
+    with pytest.raises(LookupError, match="no_such_step"):
+        Workflow("test_only", "test", object, object, (Step("no_such_step", frozenset({"a"}), "b", frozenset()),),
+                 actions=labels.COMPLAINT_ACTIONS)
+
+
 def test_every_field_of_the_complaint_sections_is_labelled(app):
     with app.test_request_context(), force_locale("zh"):
         for _title, columns in labels.COMPLAINT_SECTIONS:

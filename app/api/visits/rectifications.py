@@ -17,7 +17,7 @@ from app.models.choices import RectificationState, ServiceItem
 from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi
-from ..documented import Answer, documented, step_body_schema
+from ..documented import Answer, StateAnswer, documented, step_body_schema
 from ..step_fields import STEP_FIELD_TYPES
 from .common import is_false, iso
 
@@ -60,12 +60,9 @@ class RectificationAnswerSchema(Answer):
     allowed_actions = ma.List(ma.String())
 
 
-class RectificationStepAnswerSchema(Answer):
+class RectificationStepAnswerSchema(StateAnswer):
     """The item in its new state, its round, and the actions the caller may take next."""
 
-    id = ma.Integer(required=True)
-    version = ma.Integer(required=True)
-    state = ma.String(required=True)
     round = ma.Integer(required=True)
     allowed_actions = ma.List(ma.String(), required=True)
     result = ma.Nested(RectificationAnswerSchema, required=True)

@@ -21,7 +21,7 @@ from app.models.choices import ReturnVisitKind, VisitMethod
 from app.views.base import KefuInterface, may_reveal
 
 from ..base import DomainModelRestApi, json_object
-from ..documented import Answer, PrintedAnswerSchema, documented
+from ..documented import Answer, PrintedAnswerSchema, StateAnswer, documented, the_record
 from .common import existing_id, is_false, refuse_unknown
 
 
@@ -61,13 +61,10 @@ class ReturnVisitRecordSchema(Schema):
     effect_confirmed = ma.Boolean(allow_none=True)
 
 
-class ReturnVisitRecordedAnswerSchema(Answer):
+class ReturnVisitRecordedAnswerSchema(StateAnswer):
     """The return visit, now done."""
 
-    id = ma.Integer(required=True)
-    version = ma.Integer(required=True)
-    state = ma.String(required=True)
-    result = ma.Dict(required=True, metadata={"description": "The return visit, as GET /<id> answers it"})
+    result = the_record("return visit")
 
 
 class ScheduleSchema(Schema):

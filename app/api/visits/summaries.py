@@ -23,7 +23,7 @@ from app.models.choices import CaseCategory, CaseStage, SummaryState
 from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
-from ..documented import Answer, documented
+from ..documented import RecordAnswer, StateAnswer, documented, the_record
 from .common import existing_id, refuse_unknown
 
 SUMMARY_LABELS = {
@@ -46,14 +46,11 @@ class VersionSchema(Schema):
     version = ma.Integer(required=True)
 
 
-class SubmittedAnswerSchema(Answer):
+class SubmittedAnswerSchema(StateAnswer):
     """The submitted summary, with `approval_id` (the general manager's request)."""
 
-    id = ma.Integer(required=True)
-    version = ma.Integer(required=True)
-    state = ma.String(required=True)
     approval_id = ma.Integer(required=True, allow_none=True)
-    result = ma.Dict(required=True, metadata={"description": "The summary, as GET /<id> answers it"})
+    result = the_record("summary")
 
 
 class SummaryCaseSchema(Schema):
@@ -69,11 +66,9 @@ class SummaryCaseSchema(Schema):
     department_id = ma.Integer(allow_none=True)
 
 
-class CaseEntryAnswerSchema(Answer):
+class CaseEntryAnswerSchema(RecordAnswer):
     """The case entry (see /api/v1/case_entry/)."""
 
-    id = ma.Integer(required=True)
-    version = ma.Integer(required=True)
     result = ma.Dict(required=True)
 
 

@@ -22,7 +22,15 @@ from app.models.choices import ContactRole, ItemResult, ServiceItem, VisitState
 from app.views.base import KefuInterface, may_reveal
 
 from ..base import DomainModelRestApi, json_object
-from ..documented import Answer, PrintedFormsAnswerSchema, StepAnswerSchema, documented, step_body_schema
+from ..documented import (
+    Answer,
+    ListAnswer,
+    PrintedFormsAnswerSchema,
+    StepAnswerSchema,
+    StepEntry,
+    documented,
+    step_body_schema,
+)
 from ..step_fields import STEP_FIELD_TYPES
 from .common import iso, refuse_unknown
 from .rectifications import RectificationAnswerSchema, rectification_json
@@ -64,44 +72,29 @@ class InspectedItemAnswerSchema(Answer):
     explanation = ma.String(allow_none=True)
 
 
-class VisitStepEntrySchema(Answer):
+class VisitStepEntrySchema(StepEntry):
     """One step of the visit or of one of its rectification items (`rectification_id`, `round`)."""
 
-    id = ma.Integer(required=True)
-    action = ma.String(required=True)
-    from_ = ma.String(data_key="from")
-    to = ma.String()
     rectification_id = ma.Integer(allow_none=True)
     round = ma.Integer(allow_none=True)
-    actor_id = ma.Integer(allow_none=True)
-    actor_name = ma.String()
-    at = ma.DateTime()
-    comment = ma.String(allow_none=True)
     customer_told = ma.Boolean(allow_none=True)
-    data = ma.Dict(metadata={"description": "The fields the step took"})
 
 
-class InspectedItemsAnswerSchema(Answer):
+class InspectedItemsAnswerSchema(ListAnswer):
     """The inspected items, in order."""
 
-    id = ma.Integer(required=True)
-    count = ma.Integer(required=True)
     result = ma.List(ma.Nested(InspectedItemAnswerSchema), required=True)
 
 
-class VisitRectificationsAnswerSchema(Answer):
+class VisitRectificationsAnswerSchema(ListAnswer):
     """The visit's rectification items, with `round`, `overdue` and the caller's `allowed_actions`."""
 
-    id = ma.Integer(required=True)
-    count = ma.Integer(required=True)
     result = ma.List(ma.Nested(RectificationAnswerSchema), required=True)
 
 
-class VisitStepsAnswerSchema(Answer):
+class VisitStepsAnswerSchema(ListAnswer):
     """The steps, oldest first."""
 
-    id = ma.Integer(required=True)
-    count = ma.Integer(required=True)
     result = ma.List(ma.Nested(VisitStepEntrySchema), required=True)
 
 
