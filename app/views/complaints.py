@@ -30,11 +30,19 @@ from app.domain.privacy import mask
 from app.extensions import db
 from app.models import Approval, Building, Complaint, ComplaintStep, Customer, Department, Project, Unit
 from app.models.choices import ApprovalState, Channel, ComplaintCategory, ComplaintState, Severity
-
 from app.outcome import attempt
 
 from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
-from .workflow import FormSpec, NativeInput, labelled, mark_required, step_buttons, step_entries, step_form, step_values
+from .workflow import (
+    FormSpec,
+    NativeInput,
+    labelled,
+    mark_required,
+    step_buttons,
+    step_entries,
+    step_form,
+    step_values,
+)
 
 # Consequential actions ask the user to confirm before the form is sent.
 CONFIRM_ACTIONS = {

@@ -305,8 +305,10 @@ def test_a_visit_walks_through_every_step_with_a_second_round(html_as, dbr, cust
     show = text_of(cs.get(f"/visit/show/{pk}"))
     assert 'data-state="return_visited"' in show and buttons(show) == set()
     timeline = show[show.index("kefu-timeline"):]
-    for text in ("pm_staff", "eng_staff", "cs_manager", "加装应急照明并重新布线", "整改效果良好", NC_OPINION["cleaning"]):
+    for text in ("孙丽", "赵工", "王建国", "加装应急照明并重新布线", "整改效果良好", NC_OPINION["cleaning"]):
         assert text in timeline, text
+    for login in ("pm_staff", "eng_staff", "cs_manager", "cs_staff"):  # people by their names only
+        assert login not in timeline, login
     assert re.search(rf'data-rectification="{eng_item["id"]}" data-round="2"', timeline)
 
 
