@@ -29,13 +29,14 @@ from app.domain.people import user_names
 from app.domain.privacy import mask
 from app.extensions import db
 from app.models import Approval, Building, Complaint, ComplaintStep, Customer, Department, Project, Unit
-from app.models.choices import ApprovalState, Channel, ComplaintCategory, ComplaintState, Severity
+from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity
 from app.outcome import attempt
 
 from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
 from .workflow import (
     FormSpec,
     NativeInput,
+    approval_rows,
     labelled,
     mark_required,
     step_buttons,
@@ -324,8 +325,8 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             "kefu/complaint_show.html", title=f"{self.show_title} {complaint.number}", complaint=complaint,
             sections=labels.complaint_sections(complaint, departments, names, unit),
             timeline_entries=complaint_timeline(session, steps, departments),
-            approvals=found_approvals, approval_kind_label=approval_kind_label,
-            approval_state_label=ApprovalState.label_of, may_show_approvals=sm.has_access("can_show", "ApprovalView"),
+            approvals=approval_rows(session, found_approvals),
+            may_show_approvals=sm.has_access("can_show", "ApprovalView"),
             buttons=step_buttons(actions, "ComplaintView.transition", complaint, CONFIRM_ACTIONS),
             overdue=[labels.label(labels.COMPLAINT_OVERDUE, r) for r in complaints.overdue_reasons(complaint, now)],
             state_label=ComplaintState.label_of(complaint.state), labels=labels.COMPLAINT,

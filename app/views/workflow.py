@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from flask import url_for
 from flask_appbuilder.fieldwidgets import (
@@ -25,8 +26,10 @@ from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField,
 from wtforms.widgets import Input
 
 from app import labels
-from app.domain import fields
+from app.domain import approvals, fields
+from app.domain.calendar import LOCAL_ZONE
 from app.domain.people import display_name, user_names
+from app.models.choices import ApprovalState
 
 YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
 SCORES = [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]
@@ -46,18 +49,16 @@ class Button:
 
 def step_buttons(steps, endpoint: str, record, confirm=None, direct=()) -> list[Button]:
     """One button per allowed step: a link to the step's form, or (`direct` actions, steps without fields)
-    a button that posts the step at once. `confirm` {action: question} marks the consequential ones."""
+    a button that posts the step at once. `endpoint` takes (pk, action), or is {action: endpoint taking pk}.
+    `confirm` {action: question} marks the consequential ones."""
     confirm = confirm or {}
     buttons = []
     for step in steps:
         question = str(confirm[step.action]) if step.action in confirm else None
-        if step.action in direct:
-            buttons.append(Button(step.action, str(step.label), url_for(endpoint[step.action], pk=record.id)
-                                  if isinstance(endpoint, dict) else url_for(endpoint, pk=record.id, action=step.action),
-                                  question, post=True, version=record.version))
-        else:
-            buttons.append(Button(step.action, str(step.label), url_for(endpoint, pk=record.id, action=step.action),
-                                  question))
+        url = url_for(endpoint[step.action], pk=record.id) if isinstance(endpoint, dict) \
+            else url_for(endpoint, pk=record.id, action=step.action)
+        buttons.append(Button(step.action, str(step.label), url, question, post=step.action in direct,
+                              version=record.version))
     return buttons
 
 
@@ -266,3 +267,57 @@ def step_entries(session, rows, *, action_label, state_label, field_label, field
 def labelled(table):
     """A field label from one of app.labels' tables (the name itself when the table has none)."""
     return lambda name: labels.label(table, name)
+
+
+# --- the general manager's decisions ------------------------------------------------------------------
+
+def china_minute(utc_value) -> str:
+    """A bookkeeping time (stored in UTC) as China time to the minute."""
+    if not utc_value:
+        return ""
+    return minute(utc_value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE))
+
+
+@dataclass
+class ApprovalRow:
+    id: int
+    kind: str
+    kind_label: str
+    state: str
+    state_label: str
+    requested_by: str
+    requested_at: str
+    decided_by: str
+    comment: str
+
+
+def approval_rows(session, found) -> list[ApprovalRow]:
+    """The approvals of a record as its page lists them: people by their names, China time."""
+    by_id, by_login = people(session, {a.requested_by_id for a in found} | {a.decided_by_id for a in found})
+    return [ApprovalRow(a.id, a.kind, _kind_label(a.kind), a.state, ApprovalState.label_of(a.state),
+                        person(by_id, by_login, a.requested_by_id, a.requested_by_name), china_minute(a.requested_at),
+                        person(by_id, by_login, a.decided_by_id, a.decided_by_name) if a.decided_at else "",
+                        a.comment or "") for a in found]
+
+
+def approval_entries(session, found) -> list[Entry]:
+    """A record's requests to the general manager and the decisions, as timeline entries (for the records
+    whose workflow keeps no step entries of its own: summaries, loans)."""
+    by_id, by_login = people(session, {a.requested_by_id for a in found} | {a.decided_by_id for a in found})
+    entries = []
+    for a in sorted(found, key=lambda a: a.id):
+        entries.append(Entry(china_minute(a.requested_at), person(by_id, by_login, a.requested_by_id,
+                                                                  a.requested_by_name),
+                             str(_l("Submitted to the general manager: %(what)s", what=_kind_label(a.kind))),
+                             "request_approval"))
+        if a.decided_at:
+            entries.append(Entry(china_minute(a.decided_at), person(by_id, by_login, a.decided_by_id,
+                                                                    a.decided_by_name),
+                                 f"{_kind_label(a.kind)} · {ApprovalState.label_of(a.state)}", f"{a.state}_approval",
+                                 comment=a.comment or ""))
+    return entries
+
+
+def _kind_label(code: str) -> str:
+    kind = approvals.KINDS.get(code)
+    return str(kind.label) if kind else code
