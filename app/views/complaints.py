@@ -38,7 +38,7 @@ from .workflow import (
     NativeInput,
     approval_rows,
     labelled,
-    mark_required,
+    open_step_form,
     step_buttons,
     step_entries,
     step_form,
@@ -348,16 +348,13 @@ class ComplaintView(CsvExportMixin, DomainModelView):
         session = db.session
         actor = self._actor()
         spec = form_spec(session, step)
-        form = step_form(step, spec)(formdata=request.form if request.method == "POST" else None)
-        mark_required(form, step)
+        form, closed = open_step_form(
+            step_form(step, spec), step, complaint, lambda: complaints.allowed_steps(session, complaint, actor),
+            _l("“%(action)s” is not open to you for this complaint now.", action=step.label))
         status = 200
-        if request.method == "GET":
-            if step not in complaints.allowed_steps(session, complaint, actor):
-                flash(str(_l("“%(action)s” is not open to you for this complaint now.", action=step.label)),
-                      "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = complaint.version
-        elif form.validate():
+        if closed:
+            return closed
+        if request.method == "POST" and form.validate():
             source, number = complaint.state, complaint.number
             target, refusal = attempt(session, lambda: complaints.transition(
                 session, complaint, action, actor, form.version.data, step_values(step, form, spec),
@@ -367,7 +364,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
                 return redirect(url_for(".show", pk=pk))
             status = refusal.flash(form)
             complaint = self._visible(pk)
-        else:
+        elif request.method == "POST":
             status = 400
             flash_form_errors(form)
         return self.render_template(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from flask import url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
     BS3TextFieldWidget,
@@ -189,10 +189,24 @@ def step_values(step, form, spec: FormSpec, names=None) -> dict:
     return values
 
 
-def mark_required(form, step, record=None) -> None:
+def mark_required(form, step) -> None:
     for name, declared in step.fields.items():
         if name in form and declared.required:
             form[name].flags.required = True
+
+
+def open_step_form(form_class, step, record, allowed, not_open):
+    """The form of a step as posted, or (GET) empty with the version read: (form, None); or, when the step
+    is not open to the user now (`allowed()` the steps that are), (form, a redirect to the record with
+    `not_open` flashed)."""
+    form = form_class(formdata=request.form if request.method == "POST" else None)
+    mark_required(form, step)
+    if request.method == "GET":
+        if step not in allowed():
+            flash(str(not_open), "warning")
+            return form, redirect(url_for(".show", pk=record.id))
+        form.version.data = record.version
+    return form, None
 
 
 # --- the timeline -----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from app.outcome import attempt
 
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
-from ..workflow import FormSpec, mark_required, step_buttons, step_form, step_values
+from ..workflow import FormSpec, open_step_form, step_buttons, step_form, step_values
 from .common import (
     CONFIRM_RECTIFICATION,
     RECTIFICATION,
@@ -169,14 +169,13 @@ class RectificationView(DomainModelView):
         session, actor = db.session, current_actor()
         departments = session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
         spec = rectification_form_spec(departments)
-        form = step_form(step, spec)(formdata=request.form if request.method == "POST" else None)
-        mark_required(form, step)
+        form, closed = open_step_form(
+            step_form(step, spec), step, item, lambda: visits.allowed_rectification_steps(session, item, actor),
+            _l("“%(action)s” is not open to you for this item now.", action=step.label))
         status = 200
+        if closed:
+            return closed
         if request.method == "GET":
-            if step not in visits.allowed_rectification_steps(session, item, actor):
-                flash(str(_l("“%(action)s” is not open to you for this item now.", action=step.label)), "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = item.version
             if action == "reject":
                 form.measure.data = item.measure
                 form.responsible_person.data = item.responsible_person

@@ -29,8 +29,8 @@ from ..workflow import (
     Entry,
     FormSpec,
     field_names,
-    mark_required,
     minute,
+    open_step_form,
     people,
     person,
     step_buttons,
@@ -198,16 +198,14 @@ class ReturnVisitView(DomainModelView):
     @permission_name("record")
     def record(self, pk):
         item = self._record(pk)
-        form = step_form(RECORD_STEP, RECORD_FORM)(formdata=request.form if request.method == "POST" else None)
-        mark_required(form, RECORD_STEP)
+        form, closed = open_step_form(
+            step_form(RECORD_STEP, RECORD_FORM), RECORD_STEP, item,
+            lambda: visits_workflow.allowed_steps(db.session, visits.RETURN_VISIT_WORKFLOW, item, current_actor()),
+            _l("This return visit is not open to be recorded here."))
         status = 200
-        if request.method == "GET":
-            if RECORD_STEP not in visits_workflow.allowed_steps(db.session, visits.RETURN_VISIT_WORKFLOW, item,
-                                                                current_actor()):
-                flash(str(_l("This return visit is not open to be recorded here.")), "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = item.version
-        else:
+        if closed:
+            return closed
+        if request.method == "POST":
             _done, refusal = attempt(db.session, lambda: visits.record_return_visit(
                 db.session, item, current_actor(), form.version.data, step_values(RECORD_STEP, form, RECORD_FORM)))
             if refusal is None:

@@ -46,7 +46,7 @@ from app.outcome import attempt
 
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors, user_names
-from ..workflow import mark_required, step_buttons
+from ..workflow import open_step_form, step_buttons
 from .common import (
     CONFIRM_PRINT_VISIT,
     CONFIRM_VISIT,
@@ -331,14 +331,13 @@ class VisitView(DomainModelView):
             abort(404)
         session, actor = db.session, current_actor()
         nc_items, departments = self._step_context(visit, action)
-        form = visit_step_form(step, nc_items, departments)(formdata=request.form if request.method == "POST" else None)
-        mark_required(form, step)
+        form, closed = open_step_form(
+            visit_step_form(step, nc_items, departments), step, visit, lambda: visits.allowed_steps(session, visit, actor),
+            _l("“%(action)s” is not open to you for this visit now.", action=step.label))
         status = 200
+        if closed:
+            return closed
         if request.method == "GET":
-            if step not in visits.allowed_steps(session, visit, actor):
-                flash(str(_l("“%(action)s” is not open to you for this visit now.", action=step.label)), "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = visit.version
             if action == "visit":
                 form.visited_at.data = f"{calendar.local_now():%Y-%m-%dT%H:%M}"
                 form.companions.data = visit.companions or ""
