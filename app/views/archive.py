@@ -20,8 +20,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from app import labels, printing
 from app.domain import archive, archive_loans, complaints, workflow, worklist
 from app.domain.calendar import local_now
-from app.domain.errors import DomainError, ValidationError
-from app.domain.records import unit_of_work
+from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
 from app.models.approvals import Approval
@@ -57,15 +56,9 @@ def _after_printing(record: ArchiveRecord):
 
 def _print(action):
     """Print and file in one transaction; a refusal is shown and nothing is filed."""
-    try:
-        with unit_of_work(db.session):
-            record = action()
-            record_id = record.id
-    except ValidationError as err:
-        flash(" ".join(str(m) for m in err.errors.values()) or str(err), "danger")
-        return redirect(request.referrer or url_for("ArchiveRecordView.list"))
-    except DomainError as err:
-        flash(str(err), "danger")
+    record_id, refusal = attempt(db.session, lambda: action().id)
+    if refusal is not None:
+        flash(" ".join(refusal.errors.values()) or refusal.message, "danger")
         return redirect(request.referrer or url_for("ArchiveRecordView.list"))
     return _after_printing(db.session.get(ArchiveRecord, record_id))
 
@@ -334,28 +327,16 @@ class ArchiveLoanView(DomainModelView):
             form.number.data = request.args["number"]
         if request.method == "POST":
             record = archive.by_number(db.session, (form.number.data or "").strip().upper())
-            try:
-                with unit_of_work(db.session):
-                    loan = archive_loans.register(
-                        db.session, form.kind.data, record.id if record else None,
-                        {name: form[name].data for name in ("borrower", "borrower_department", "purpose",
-                                                            "due_on", "note")}, _actor())
-                    loan_id, kind = loan.id, loan.kind
-            except ValidationError as err:
-                for name, message in err.errors.items():
-                    field = form["number"] if name == "archive_record_id" else (form[name] if name in form else None)
-                    if field is not None:
-                        field.errors = [*field.errors, str(message)]
-                    else:
-                        flash(str(message), "danger")
-                flash(str(err.message), "danger")
-            except DomainError as err:
-                flash(str(err), "danger")
-            else:
+            registered, refusal = attempt(db.session, lambda: (lambda loan: (loan.id, loan.kind))(
+                archive_loans.register(db.session, form.kind.data, record.id if record else None,
+                                       {name: form[name].data for name in ("borrower", "borrower_department",
+                                                                           "purpose", "due_on", "note")}, _actor())))
+            if refusal is None:
                 flash(str(_l("Registered. The loan now waits for the general manager's approval.")
-                          if kind == LoanKind.LOAN else _l("Registered: the file is out for consultation.")),
+                          if registered[1] == LoanKind.LOAN else _l("Registered: the file is out for consultation.")),
                       "success")
-                return redirect(url_for(".show", pk=loan_id))
+                return redirect(url_for(".show", pk=registered[0]))
+            refusal.flash(form, rename={"archive_record_id": "number"})
         return self.render_template("kefu/archive_loan_add.html", title=_l("Register a consultation or loan"),
                                     form=form)
 

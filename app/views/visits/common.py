@@ -1,5 +1,5 @@
-"""What the visit pages share: labels of the four resources, small formatters, the overdue filters'
-base, the messages of a refused form, and the lookups that turn what a person types (a customer, a
+"""What the visit pages share: app.labels' tables under short names, small formatters, the overdue
+filters' base, the messages of a refused form, and the lookups that turn what a person types (a customer, a
 unit, a project) into a record. No rule lives here: the domain (app.domain.visits,
 app.domain.visit_planning) decides."""
 
@@ -23,8 +23,6 @@ from app.models.choices import RectificationState, ServiceItem, SummaryState, Vi
 from ..complaints import resolve_customer
 
 S, R = VisitState, RectificationState
-YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
-SCORES = [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]
 RETURN_VISIT_STATES = {"due": _l("Due"), "done": _l("Done")}
 EDITABLE_SUMMARY = (SummaryState.DRAFT, SummaryState.RETURNED)
 
