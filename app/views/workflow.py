@@ -106,10 +106,9 @@ def field_kind(name: str, spec, ticks=()) -> str:
               fields.a_date: "date", fields.a_moment: "moment", fields.record_id: "record"}
     if parse in simple:
         return simple[parse]
-    enum = _enum_of(parse)
-    if enum is not None:
-        return "choices" if getattr(parse, "__name__", "") == "parse" and not hasattr(parse, "__wrapped__") \
-            else "choice"
+    if _enum_of(parse) is not None:
+        # fields.choice(Enum) takes one value (wrapped by fields.scalar); fields.choices(Enum) takes a list.
+        return "choice" if hasattr(parse, "__wrapped__") else "choices"
     raise LookupError(name)
 
 
