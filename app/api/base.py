@@ -19,6 +19,7 @@ from app.domain import fields, privacy, records
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask, masked_copy
 from app.extensions import db
+from app.outcome import Refusal, attempt
 
 from .documented import DocumentedApi
 
@@ -45,6 +46,14 @@ def install() -> None:
         return info
 
     ModelRestApi._get_field_info = field_info
+
+
+def schema_refusal(err: SchemaValidationError) -> ValidationError:
+    """Malformed input (bad date, unknown field) as a domain refusal: `message` a string in the user's
+    language, `errors` per field."""
+    errors = {field: "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+              for field, msgs in err.normalized_messages().items()}
+    return ValidationError(errors)
 
 
 def scalar_fields(schema, data: dict) -> dict:
@@ -107,17 +116,21 @@ class DomainModelRestApi(DocumentedApi, ModelRestApi):
 
     # --- writing through the domain -----------------------------------------------------
     def domain_error(self, err: DomainError):
-        body = {"message": str(err)}
-        if isinstance(err, ValidationError):
-            body["errors"] = {k: str(v) for k, v in err.errors.items()}
-        return self.response(err.status, **body)
+        return self.refused(Refusal.of(err))
+
+    def refused(self, refusal: Refusal):
+        """A refusal as JSON: its status, `message` in the caller's language, `errors` per field."""
+        return self.response(refusal.status, **refusal.body())
+
+    def write(self, work, answer):
+        """Every write of the API: `work()` in one unit of work (app.outcome.attempt), then `answer(result)`;
+        a refusal answers with nothing written."""
+        result, refusal = attempt(db.session, work)
+        return self.refused(refusal) if refusal is not None else answer(result)
 
     def schema_error(self, err: SchemaValidationError):
-        """Malformed input (bad date, unknown field) answers like a domain refusal: `message` a string
-        in the user's language, `errors` per field."""
-        errors = {field: "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
-                  for field, msgs in err.normalized_messages().items()}
-        return self.domain_error(ValidationError(errors))
+        """Malformed input (bad date, unknown field) answers like a domain refusal."""
+        return self.domain_error(schema_refusal(err))
 
     def actor(self):
         return current_app.appbuilder.sm.current_user
@@ -143,35 +156,34 @@ class DomainModelRestApi(DocumentedApi, ModelRestApi):
         record the caller may see, `move(session, record, action, actor, version, fields, comment)` is
         the domain's transition. Answers the record in its new state with the actions now allowed, or
         the refusal with nothing written. `extra` names further record attributes to answer with."""
-        try:
+        def move_it():
             data = dict(json_object())
             action, version, comment = (data.pop(key, None) for key in ("action", "version", "comment"))
             record = load()
-            with records.unit_of_work(db.session):
-                move(db.session, record, action, self.actor(), version, data, comment)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        result = (answer or self.body)(record)
-        return self.response(200, id=record.id, version=record.version, state=record.state,
-                             allowed_actions=result["allowed_actions"], result=result,
-                             **{name: getattr(record, attribute) for name, attribute in extra.items()})
+            move(db.session, record, action, self.actor(), version, data, comment)
+            return record
+
+        def answered(record):
+            result = (answer or self.body)(record)
+            return self.response(200, id=record.id, version=record.version, state=record.state,
+                                 allowed_actions=result["allowed_actions"], result=result,
+                                 **{name: getattr(record, attribute) for name, attribute in extra.items()})
+
+        return self.write(move_it, answered)
 
     def post_headless(self):
-        try:
+        def create():
             data = scalar_fields(self.add_model_schema, json_object())
             try:
                 item = self.add_model_schema.load(data)
             except SchemaValidationError as err:
-                return self.schema_error(err)
-            with records.unit_of_work(db.session):
-                records.create(db.session, item, self.actor())
-        except DomainError as err:
-            return self.domain_error(err)
-        return self.response(201, id=item.id, result=self.dump(item))
+                raise schema_refusal(err) from err
+            return records.create(db.session, item, self.actor()) or item
+
+        return self.write(create, lambda item: self.response(201, id=item.id, result=self.dump(item)))
 
     def put_headless(self, pk):
-        try:
+        def change():
             data = scalar_fields(self.edit_model_schema, dict(json_object()))
             version = data.pop("version", None)
             item = self._get_visible(pk)
@@ -180,25 +192,16 @@ class DomainModelRestApi(DocumentedApi, ModelRestApi):
             try:
                 item = self.edit_model_schema.load(self._merge_update_item(item, data), instance=item)
             except SchemaValidationError as err:
-                db.session.rollback()
-                return self.schema_error(err)
-            with records.unit_of_work(db.session):
-                records.save_loaded(db.session, item, self.actor(), version)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, id=item.id, result=self.dump(item))
+                raise schema_refusal(err) from err
+            records.save_loaded(db.session, item, self.actor(), version)
+            return item
+
+        return self.write(change, lambda item: self.response(200, id=item.id, result=self.dump(item)))
 
     def delete_headless(self, pk):
         version = request.args.get("version") or (request.get_json(silent=True) or {}).get("version")
-        try:
-            item = self._get_visible(pk)
-            with records.unit_of_work(db.session):
-                records.delete(db.session, item, self.actor(), version)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, message="OK")
+        return self.write(lambda: records.delete(db.session, self._get_visible(pk), self.actor(), version),
+                          lambda _done: self.response(200, message="OK"))
 
     def _get_visible(self, pk):
         item = self.datamodel.get(pk, self._base_filters)

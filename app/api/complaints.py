@@ -145,7 +145,7 @@ class ComplaintApi(DomainModelRestApi):
     # --- creating ---------------------------------------------------------------------------
     def post_headless(self):
         """受理: the caller receives the complaint and becomes its first-responsible person."""
-        try:
+        def receive():
             data = json_object()
             unknown = sorted(set(data) - set(CREATE_FIELDS))
             if unknown:
@@ -156,15 +156,13 @@ class ComplaintApi(DomainModelRestApi):
                     raise ValidationError({"unit_id": _l("This unit does not exist.")})
             else:
                 unit_id = None
-            with records.unit_of_work(db.session):
-                complaint = complaints.open_complaint(
-                    db.session, self.actor(), channel=data.get("channel"), customer_id=data.get("customer_id"),
-                    content=data.get("content"), received_at=data.get("received_at"),
-                    unit_id=unit_id, remedy_requested=data.get("remedy_requested"))
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(201, id=complaint.id, version=complaint.version, result=self.body(complaint))
+            return complaints.open_complaint(
+                db.session, self.actor(), channel=data.get("channel"), customer_id=data.get("customer_id"),
+                content=data.get("content"), received_at=data.get("received_at"),
+                unit_id=unit_id, remedy_requested=data.get("remedy_requested"))
+
+        return self.write(receive, lambda complaint: self.response(201, id=complaint.id, version=complaint.version,
+                                                                   result=self.body(complaint)))
 
     # --- moving -----------------------------------------------------------------------------
     @expose("/<int:pk>/transition", methods=["POST"])
@@ -254,18 +252,15 @@ class ComplaintApi(DomainModelRestApi):
     @permission_name("transition")
     def add_attachment(self, pk):
         """Attach evidence: an image (PNG, JPEG, GIF, WebP) or a PDF, at most 10 MB, checked by its content."""
-        try:
+        def attach():
             complaint = self._visible(pk)
             upload = request.files.get("file")
             if upload is None:
                 raise ValidationError({"file": _l("Please choose a file.")})
             data = upload.stream.read(attachments.MAX_BYTES + 1)  # enough to know it is too large
-            with records.unit_of_work(db.session):
-                item = attachments.add_attachment(db.session, complaint, self.actor(), upload.filename, data)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(201, id=item.id, result=self._attachment_json(item))
+            return attachments.add_attachment(db.session, complaint, self.actor(), upload.filename, data)
+
+        return self.write(attach, lambda item: self.response(201, id=item.id, result=self._attachment_json(item)))
 
     @expose("/<int:pk>/attachment/<int:attachment_id>", methods=["GET"])
     @documented(BINARY, refusals=(404, 409))
@@ -395,16 +390,17 @@ class ApprovalApi(DomainModelRestApi):
         """The general manager approves or rejects; the subject moves on or back by its own rules.
 
         The requester can never decide their own request (403); an approval already decided answers 409."""
-        try:
+        def decide():
             data = json_object()
             item = self._get_visible(pk)
             if data.get("version") not in (None, ""):
                 records.check_version(item, data["version"])
-            with records.unit_of_work(db.session):
-                approvals.decide(db.session, item, data.get("decision"), data.get("comment"), self.actor())
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
+            approvals.decide(db.session, item, data.get("decision"), data.get("comment"), self.actor())
+            return item
+
+        return self.write(decide, self._decided)
+
+    def _decided(self, item):
         result = self.dump(item)
         self._add_waiting(result)
         kind = approvals.KINDS.get(item.kind)
@@ -513,35 +509,23 @@ class CaseEntryApi(DomainModelRestApi):
 
     # Writes go through app.domain.cases, where the rules of an entry are (the schemas only document them).
     def post_headless(self):
-        try:
-            with records.unit_of_work(db.session):
-                item = cases.new_entry(db.session, self.actor(), **self._fields(json_object()))
-        except DomainError as err:
-            return self.domain_error(err)
-        return self.response(201, id=item.id, result=self.dump(item))
+        return self.write(lambda: cases.new_entry(db.session, self.actor(), **self._fields(json_object())),
+                          lambda item: self.response(201, id=item.id, result=self.dump(item)))
 
     def put_headless(self, pk):
-        try:
+        def change():
             data = dict(json_object())
             version = data.pop("version", None)
             item = self._get_visible(pk)
-            with records.unit_of_work(db.session):
-                cases.change_entry(db.session, item, self.actor(), version, **self._fields(data))
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, id=item.id, result=self.dump(item))
+            cases.change_entry(db.session, item, self.actor(), version, **self._fields(data))
+            return item
+
+        return self.write(change, lambda item: self.response(200, id=item.id, result=self.dump(item)))
 
     def delete_headless(self, pk):
         version = request.args.get("version") or (request.get_json(silent=True) or {}).get("version")
-        try:
-            item = self._get_visible(pk)
-            with records.unit_of_work(db.session):
-                cases.delete_entry(db.session, item, self.actor(), version)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, message="OK")
+        return self.write(lambda: cases.delete_entry(db.session, self._get_visible(pk), self.actor(), version),
+                          lambda _done: self.response(200, message="OK"))
 
     @staticmethod
     def _fields(data: dict) -> dict:

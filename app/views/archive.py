@@ -18,16 +18,21 @@ from sqlalchemy import not_, select
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import labels, printing
-from app.domain import archive, archive_loans, complaints
+from app.domain import archive, archive_loans, complaints, workflow, worklist
 from app.domain.calendar import local_now
-from app.domain.errors import DomainError, ValidationError
-from app.domain.records import unit_of_work
+from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
+from app.models.approvals import Approval
 from app.models.choices import LoanKind, LoanState
+from app.outcome import attempt
 
 from .base import DomainModelView, KefuInterface, RelatedTextFilter
 from .complaints import ComputedColumnsInterface
+from .workflow import Entry, approval_entries, china_minute, people, person, step_buttons
+
+LOAN_QUESTIONS = {"lend": _l("Register that the file leaves the archive now?"),
+                  "register_return": _l("Register that the file is back in the archive?")}
 
 ARCHIVE = labels.ARCHIVE
 LOAN = labels.LOAN
@@ -51,15 +56,9 @@ def _after_printing(record: ArchiveRecord):
 
 def _print(action):
     """Print and file in one transaction; a refusal is shown and nothing is filed."""
-    try:
-        with unit_of_work(db.session):
-            record = action()
-            record_id = record.id
-    except ValidationError as err:
-        flash(" ".join(str(m) for m in err.errors.values()) or str(err), "danger")
-        return redirect(request.referrer or url_for("ArchiveRecordView.list"))
-    except DomainError as err:
-        flash(str(err), "danger")
+    record_id, refusal = attempt(db.session, lambda: action().id)
+    if refusal is not None:
+        flash(" ".join(refusal.errors.values()) or refusal.message, "danger")
         return redirect(request.referrer or url_for("ArchiveRecordView.list"))
     return _after_printing(db.session.get(ArchiveRecord, record_id))
 
@@ -328,28 +327,16 @@ class ArchiveLoanView(DomainModelView):
             form.number.data = request.args["number"]
         if request.method == "POST":
             record = archive.by_number(db.session, (form.number.data or "").strip().upper())
-            try:
-                with unit_of_work(db.session):
-                    loan = archive_loans.register(
-                        db.session, form.kind.data, record.id if record else None,
-                        {name: form[name].data for name in ("borrower", "borrower_department", "purpose",
-                                                            "due_on", "note")}, _actor())
-                    loan_id, kind = loan.id, loan.kind
-            except ValidationError as err:
-                for name, message in err.errors.items():
-                    field = form["number"] if name == "archive_record_id" else (form[name] if name in form else None)
-                    if field is not None:
-                        field.errors = [*field.errors, str(message)]
-                    else:
-                        flash(str(message), "danger")
-                flash(str(err.message), "danger")
-            except DomainError as err:
-                flash(str(err), "danger")
-            else:
+            registered, refusal = attempt(db.session, lambda: (lambda loan: (loan.id, loan.kind))(
+                archive_loans.register(db.session, form.kind.data, record.id if record else None,
+                                       {name: form[name].data for name in ("borrower", "borrower_department",
+                                                                           "purpose", "due_on", "note")}, _actor())))
+            if refusal is None:
                 flash(str(_l("Registered. The loan now waits for the general manager's approval.")
-                          if kind == LoanKind.LOAN else _l("Registered: the file is out for consultation.")),
+                          if registered[1] == LoanKind.LOAN else _l("Registered: the file is out for consultation.")),
                       "success")
-                return redirect(url_for(".show", pk=loan_id))
+                return redirect(url_for(".show", pk=registered[0]))
+            refusal.flash(form, rename={"archive_record_id": "number"})
         return self.render_template("kefu/archive_loan_add.html", title=_l("Register a consultation or loan"),
                                     form=form)
 
@@ -358,29 +345,44 @@ class ArchiveLoanView(DomainModelView):
     def show(self, pk):
         loan = self._loan(pk)
         record = db.session.get(ArchiveRecord, loan.archive_record_id)
-        sm = current_app.appbuilder.sm
+        session, sm = db.session, current_app.appbuilder.sm
         overdue = archive_loans.is_overdue(loan)
+        by_id, by_login = people(session, logins={loan.registered_by_name})
+        registered_by = person(by_id, by_login, None, loan.registered_by_name)
         rows = [(LOAN["archive_record"], record.number), (ARCHIVE["title"], record.title),
                 (LOAN["kind"], LoanKind.label_of(loan.kind)), (LOAN["borrower"], loan.borrower),
                 (LOAN["borrower_department"], loan.borrower_department), (LOAN["purpose"], loan.purpose),
                 (LOAN["state"], LoanState.label_of(loan.state) + ("（已逾期）" if overdue else "")),
                 (LOAN["due_on"], f"{loan.due_on:%Y-%m-%d}" if loan.due_on else ""),
                 (LOAN["out_at"], _minute(loan.out_at)), (LOAN["returned_at"], _minute(loan.returned_at)),
-                (LOAN["registered_by_name"], loan.registered_by_name), (LOAN["note"], loan.note or "")]
+                (LOAN["registered_by_name"], registered_by), (LOAN["note"], loan.note or "")]
+        permission = {"lend": "can_lend", "register_return": "can_return"}
+        allowed = [step for step in workflow.allowed_steps(session, archive_loans.WORKFLOW, loan, _actor())
+                   if sm.has_access(permission[step.action], "ArchiveLoanView")]
+        found = session.scalars(select(Approval).where(Approval.subject_table == ArchiveLoan.__table__.name,
+                                                       Approval.subject_id == loan.id).order_by(Approval.id)).all()
+        # A loan keeps no step entries: its timeline is read from the record and its approval.
+        timeline = [Entry(china_minute(loan.created_at), registered_by, str(_l("Registered")), "register"),
+                    *approval_entries(session, found)]
+        timeline += [Entry(_minute(at), "", str(step.label), step.action) for step, at in (
+            (archive_loans.WORKFLOW.step("lend"), loan.out_at),
+            (archive_loans.WORKFLOW.step("register_return"), loan.returned_at)) if at]
         return self.render_template(
             "kefu/archive_loan_show.html", title=self.show_title, loan=loan, record=record, rows=rows,
-            overdue=overdue, may_lend=loan.state == LoanState.APPROVED and sm.has_access("can_lend", "ArchiveLoanView"),
-            may_return=loan.state == LoanState.OUT and sm.has_access("can_return", "ArchiveLoanView"))
+            overdue=overdue, stepper=workflow.states_in_path(archive_loans.WORKFLOW, loan),
+            status_text=worklist.status_text(session, loan),
+            buttons=step_buttons(allowed, {"lend": "ArchiveLoanView.lend",
+                                           "register_return": "ArchiveLoanView.register_return"},
+                                 loan, LOAN_QUESTIONS, direct={"lend", "register_return"}),
+            timeline_entries=timeline)
 
     def _move(self, pk, move, done):
         loan = self._loan(pk)
-        try:
-            with unit_of_work(db.session):
-                move(db.session, loan, _actor())
-        except DomainError as err:
-            flash(str(err), "danger")
-        else:
+        _moved, refusal = attempt(db.session, lambda: move(db.session, loan, _actor()))
+        if refusal is None:
             flash(str(done), "success")
+        else:
+            refusal.flash()
         return redirect(url_for(".show", pk=pk))
 
     @expose("/lend/<int:pk>", methods=["POST"])

@@ -8,17 +8,11 @@ everything typed kept. Edit and delete are not offered: the workflow is the only
 
 from __future__ import annotations
 
-import json
 import re
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.fieldwidgets import (
-    BS3TextAreaFieldWidget,
-    BS3TextFieldWidget,
-    Select2ManyWidget,
-    Select2Widget,
-)
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, FilterNotEqual
 from flask_appbuilder.security.decorators import permission_name
@@ -26,20 +20,30 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import not_, select
 from sqlalchemy.orm import joinedload
-from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.widgets import Input
+from wtforms import SelectField, StringField, TextAreaField
 
 from app import labels
 from app.domain import approvals, calendar, complaints, workflow, worklist
-from app.domain.errors import DomainError, NotFoundError, ValidationError
+from app.domain.errors import NotFoundError
 from app.domain.people import user_names
 from app.domain.privacy import mask
-from app.domain.records import unit_of_work
 from app.extensions import db
 from app.models import Approval, Building, Complaint, ComplaintStep, Customer, Department, Project, Unit
-from app.models.choices import ApprovalState, Channel, ComplaintCategory, ComplaintState, Severity
+from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity
+from app.outcome import attempt
 
 from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
+from .workflow import (
+    FormSpec,
+    NativeInput,
+    approval_rows,
+    labelled,
+    open_step_form,
+    step_buttons,
+    step_entries,
+    step_form,
+    step_values,
+)
 
 # Consequential actions ask the user to confirm before the form is sent.
 CONFIRM_ACTIONS = {
@@ -47,21 +51,23 @@ CONFIRM_ACTIONS = {
     "close_invalid": _l("Close this complaint as invalid or a consultation? This cannot be undone."),
 }
 
-# What each step field is on a form: a short text, a long text, a fixed choice, a department, a date,
-# yes/no, a 1–5 score, or a box to tick. The domain parses and checks the values (one place).
+# The text fields of the steps typed as a paragraph (the others are one line); what each field is on the
+# form otherwise follows its parser in the workflow table (app.views.workflow.field_kind).
 LONG_TEXT = frozenset({
     "invalid_explanation", "legal_opinion", "handling_plan", "cause_analysis", "report", "measures",
     "progress_note", "reply_result", "return_visit_record", "root_cause", "improvement", "case_lesson",
     "unresolved_position", "customer_told_how",
 })
-FIELD_KINDS = {
-    **{name: "text" for name, parse in complaints.FIELDS.items() if parse is complaints._text},
-    **{name: "choice" for name in labels.COMPLAINT_CHOICES if name in complaints.FIELDS},
-    "department_id": "department", "handling_deadline": "date", "customer_accepted": "yes_no",
-    "satisfaction": "score", "return_visit_satisfaction": "score", "return_visit_process_satisfaction": "score",
-    "unresolved_routes": "choices",
-    "department_signed_off": "tick", "person_signed_off": "tick",
-}
+
+
+def form_spec(session, step=None) -> FormSpec:
+    """How the complaint's step fields look on a form (a department chosen from the list)."""
+    departments = session.execute(select(Department.id, Department.name).order_by(Department.name)).all() \
+        if step is None or "department_id" in step.fields else []
+    conditional = {name: _l("Required for major and crisis complaints.")
+                   for name, spec in (step.fields.items() if step else ()) if spec.when is not None}
+    return FormSpec(labels.COMPLAINT_STEP_FIELDS, long_text=LONG_TEXT, records={"department_id": departments},
+                    descriptions=conditional)
 
 
 def action_label(code: str) -> str:
@@ -276,25 +282,20 @@ class ComplaintView(CsvExportMixin, DomainModelView):
         elif form.validate():
             errors, customer_id = resolve_customer(db.session, form.customer.data)
             if not errors:
-                try:
-                    with unit_of_work(db.session):
-                        complaint = complaints.open_complaint(
-                            db.session, self._actor(), channel=form.channel.data, customer_id=customer_id,
-                            content=form.content.data, received_at=(form.received_at.data or "").strip() or None)
-                        pk, number = complaint.id, complaint.number
-                except ValidationError as err:
-                    errors = {("customer" if k == "customer_id" else k): v for k, v in err.errors.items()}
-                except DomainError as err:
-                    flash(str(err), "danger")
-                else:
+                def receive():
+                    complaint = complaints.open_complaint(
+                        db.session, self._actor(), channel=form.channel.data, customer_id=customer_id,
+                        content=form.content.data, received_at=(form.received_at.data or "").strip() or None)
+                    return complaint.id, complaint.number
+
+                opened, refusal = attempt(db.session, receive)
+                if refusal is None:
                     flash(str(_l("Complaint %(number)s received; you are its first-responsible person.",
-                                 number=number)), "success")
-                    return redirect(url_for(".show", pk=pk))
+                                 number=opened[1])), "success")
+                    return redirect(url_for(".show", pk=opened[0]))
+                refusal.flash(form, rename={"customer_id": "customer"})
             for name, message in errors.items():
-                if name in form and name != "csrf_token":
-                    form[name].errors = [*form[name].errors, str(message)]
-                else:
-                    flash(str(message), "danger")
+                form[name].errors = [*form[name].errors, str(message)]
         else:
             flash_form_errors(form)
         return self.render_template("kefu/complaint_add.html", title=self.add_title, form=form,
@@ -318,16 +319,15 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             actions = complaints.allowed_steps(session, complaint, actor)
         departments = {d.id: d.name for d in session.scalars(select(Department))}
         names = user_names(session, {complaint.first_responsible_id})
-        actors = user_names(session, {step.actor_id for step in steps})  # people by their names
         unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
         now = calendar.local_now()
         return self.render_template(
             "kefu/complaint_show.html", title=f"{self.show_title} {complaint.number}", complaint=complaint,
             sections=labels.complaint_sections(complaint, departments, names, unit),
-            timeline=[timeline_entry(step, departments, actors) for step in steps],
-            approvals=found_approvals, approval_kind_label=approval_kind_label,
-            approval_state_label=ApprovalState.label_of, may_show_approvals=sm.has_access("can_show", "ApprovalView"),
-            actions=actions, confirm_actions=CONFIRM_ACTIONS,
+            timeline_entries=complaint_timeline(session, steps, departments),
+            approvals=approval_rows(session, found_approvals),
+            may_show_approvals=sm.has_access("can_show", "ApprovalView"),
+            buttons=step_buttons(actions, "ComplaintView.transition", complaint, CONFIRM_ACTIONS),
             overdue=[labels.label(labels.COMPLAINT_OVERDUE, r) for r in complaints.overdue_reasons(complaint, now)],
             state_label=ComplaintState.label_of(complaint.state), labels=labels.COMPLAINT,
             may_see_customer=sm.has_access("can_show", "CustomerView"),
@@ -347,47 +347,31 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             abort(404)
         session = db.session
         actor = self._actor()
-        form = step_form(step, session)(formdata=request.form if request.method == "POST" else None)
-        for name in step.required:
-            form[name].flags.required = True
+        spec = form_spec(session, step)
+        form, closed = open_step_form(
+            step_form(step, spec), step, complaint, lambda: complaints.allowed_steps(session, complaint, actor),
+            _l("“%(action)s” is not open to you for this complaint now.", action=step.label))
         status = 200
-        if request.method == "GET":
-            if step not in complaints.allowed_steps(session, complaint, actor):
-                flash(str(_l("“%(action)s” is not open to you for this complaint now.", action=step.label)),
-                      "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = complaint.version
-        elif form.validate():
+        if closed:
+            return closed
+        if request.method == "POST" and form.validate():
             source, number = complaint.state, complaint.number
-            try:
-                with unit_of_work(session):
-                    complaints.transition(session, complaint, action, actor, form.version.data,
-                                          step_values(step, form), comment=form.comment.data)
-                    target = complaint.state
-            except ValidationError as err:
-                status = err.status
-                for name, message in err.errors.items():
-                    if name in form and name != "csrf_token":
-                        form[name].errors = [*form[name].errors, str(message)]
-                    else:
-                        flash(str(message), "danger")
-                flash(str(err.message), "danger")
-            except DomainError as err:
-                status = err.status
-                flash(str(err), "danger")
-            else:
+            target, refusal = attempt(session, lambda: complaints.transition(
+                session, complaint, action, actor, form.version.data, step_values(step, form, spec),
+                comment=form.comment.data).state)
+            if refusal is None:
                 flash(str(transition_message(session, step, source, target, number, complaint)), "success")
                 return redirect(url_for(".show", pk=pk))
-            session.rollback()
+            status = refusal.flash(form)
             complaint = self._visible(pk)
-        else:
+        elif request.method == "POST":
             status = 400
             flash_form_errors(form)
         return self.render_template(
             "kefu/complaint_transition.html", title=f"{step.label} · {complaint.number}", form=form, step=step,
             complaint=complaint, state_label=ComplaintState.label_of(complaint.state),
-            fields=[*step.required, *step.optional], required=set(step.required),
-            confirm_message=CONFIRM_ACTIONS.get(action), customer_name=complaint.customer.name,
+            fields=[*step.required, *step.optional], confirm_message=CONFIRM_ACTIONS.get(action),
+            customer_name=complaint.customer.name,
         ), status
 
     def _visible(self, pk) -> Complaint:
@@ -398,21 +382,6 @@ class ComplaintView(CsvExportMixin, DomainModelView):
 
 
 # --- receiving ------------------------------------------------------------------------------------
-
-class NativeInput(Input):
-    """The browser's own date or date-and-time input, styled like the other fields. (FAB's date-time
-    picker formats its input as a date only on blur, dropping the time; the browser's keeps it, and
-    sends ISO values the domain parses.)"""
-
-    validation_attrs = ["required", "disabled", "readonly", "min", "max", "step"]
-
-    def __init__(self, input_type):
-        super().__init__(input_type)
-
-    def __call__(self, field, **kwargs):
-        kwargs.setdefault("class", "form-control")
-        return super().__call__(field, **kwargs)
-
 
 class ReceiveForm(DynamicForm):
     channel = SelectField(_l("Channel"), choices=_choices_with_blank(Channel), validate_choice=False,
@@ -454,67 +423,7 @@ def resolve_customer(session, text) -> tuple[dict, int | None]:
     return {}, found[0]
 
 
-# --- step forms -----------------------------------------------------------------------------------
-
-def step_form(step, session) -> type:
-    """A WTForms form for one step: its required and optional fields, a hidden version and a comment."""
-
-    class StepForm(DynamicForm):
-        version = HiddenField()
-        comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget())
-
-    # Fields a step also requires for a serious complaint (assess: legal opinion and plan for 重大/危机).
-    extra = {name for name, spec in step.fields.items() if spec.when is not None}
-    for name in (*step.required, *step.optional):
-        description = _l("Required for major and crisis complaints.") if name in extra else ""
-        setattr(StepForm, name, _field(name, session, description))
-    return StepForm
-
-
-def _field(name, session, description):
-    label = labels.COMPLAINT_STEP_FIELDS.get(name, name)
-    kind = FIELD_KINDS[name]
-    if kind == "text" and name in LONG_TEXT:
-        return TextAreaField(label, description=description, widget=BS3TextAreaFieldWidget())
-    if kind == "text":
-        return StringField(label, description=description, widget=BS3TextFieldWidget())
-    if kind == "choice":
-        return SelectField(label, choices=_choices_with_blank(labels.COMPLAINT_CHOICES[name]), validate_choice=False,
-                           description=description, widget=Select2Widget())
-    if kind == "department":
-        departments = session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
-        return SelectField(label, choices=[("", "—"), *((str(d.id), d.name) for d in departments)],
-                           validate_choice=False, description=description, widget=Select2Widget())
-    if kind == "date":
-        return StringField(label, description=description, widget=NativeInput("date"))
-    if kind == "yes_no":
-        return SelectField(label, choices=[("", "—"), ("yes", _l("Yes")), ("no", _l("No"))],
-                           validate_choice=False, description=description, widget=Select2Widget())
-    if kind == "score":
-        return SelectField(label, choices=[("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))],
-                           validate_choice=False, description=description, widget=Select2Widget())
-    if kind == "tick":
-        return BooleanField(label, description=description)
-    if kind == "choices":
-        return SelectMultipleField(label, choices=labels.COMPLAINT_MULTIPLE_CHOICES[name].choices(), validate_choice=False,
-                                   description=description, widget=Select2ManyWidget())
-    raise LookupError(name)
-
-
-def step_values(step, form) -> dict:
-    """The submitted values the domain parses; a blank field is not sent (the domain says if it is required)."""
-    values = {}
-    for name in (*step.required, *step.optional):
-        data = form[name].data
-        if FIELD_KINDS[name] == "tick":
-            values[name] = bool(data)
-        elif FIELD_KINDS[name] == "choices":
-            if data:
-                values[name] = list(data)
-        elif data is not None and str(data).strip() != "":
-            values[name] = data
-    return values
-
+# --- a step ----------------------------------------------------------------------------------------
 
 def transition_message(session, step, source, target, number, complaint):
     waiting = approvals.pending_for(session, complaint)
@@ -527,28 +436,15 @@ def transition_message(session, step, source, target, number, complaint):
 
 # --- detail page ----------------------------------------------------------------------------------
 
-def timeline_entry(step, departments, actors=None) -> dict:
-    try:
-        data = json.loads(step.data) if step.data else {}
-    except ValueError:
-        data = {}
-    return {
-        "at": _minute(step.at), "actor": (actors or {}).get(step.actor_id) or step.actor_name,
-        "action": action_label(step.action),
-        "code": step.action,
-        "from": ComplaintState.label_of(step.from_state) if step.from_state else "",
-        "to": ComplaintState.label_of(step.to_state),
-        "comment": step.comment or "",
-        "data": [(labels.label(labels.COMPLAINT_STEP_FIELDS, k), labels.readable(k, data[k], departments))
-                 for k in _in_form_order(step, data)],
-    }
+def complaint_timeline(session, steps, departments):
+    """The complaint's step entries for the timeline partial: names, China time, fields labelled."""
+    def order(row):
+        step = complaints.STEP_BY_ACTION.get(row.action)
+        return [*step.required, *step.optional] if step else []
 
-
-def _in_form_order(step, data) -> list[str]:
-    """A step entry's fields in the order of the step's form (the stored JSON is sorted by name)."""
-    table = complaints.STEP_BY_ACTION.get(step.action)
-    order = [*table.required, *table.optional] if table else []
-    return sorted(data, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return step_entries(session, steps, action_label=action_label, state_label=ComplaintState.label_of,
+                        field_label=labelled(labels.COMPLAINT_STEP_FIELDS), order=order,
+                        field_text=lambda name, value: labels.readable(name, value, departments))
 
 
 def approval_kind_label(code: str) -> str:

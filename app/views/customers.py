@@ -13,12 +13,12 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField
 
 from app.domain import privacy
-from app.domain.errors import DomainError, NotFoundError
-from app.domain.records import unit_of_work
+from app.domain.errors import NotFoundError
 from app.extensions import db
 from app.labels import CUSTOMER, PROPERTY
 from app.models import Building, Customer, CustomerUnit, Project, Unit
 from app.models.choices import CustomerKind, CustomerStage, Gender
+from app.outcome import attempt
 
 from .base import CsvExportMixin, DomainModelView, KefuInterface, RelatedTextFilter
 
@@ -157,11 +157,13 @@ class CustomerView(CsvExportMixin, DomainModelView):
     @permission_name("show")
     def reveal(self, pk, field):
         item = self.datamodel.get(pk, self._base_filters)
-        try:
+
+        def reveal():
             if item is None:
                 raise NotFoundError()
-            with unit_of_work(db.session):
-                value = privacy.reveal(db.session, item, field, self._actor())
-        except DomainError as err:
-            return jsonify(message=str(err)), err.status
+            return privacy.reveal(db.session, item, field, self._actor())
+
+        value, refusal = attempt(db.session, reveal)
+        if refusal is not None:
+            return jsonify(**refusal.body()), refusal.status
         return jsonify(field=field, value=value)

@@ -22,8 +22,7 @@ from wtforms import SelectField, StringField, TextAreaField
 
 from app import audit, labels
 from app.domain import approvals, calendar, cases, complaint_stats, reminders, worklist
-from app.domain.errors import DomainError, ValidationError
-from app.domain.records import unit_of_work
+from app.domain.errors import ValidationError
 from app.domain.workflow import WORKFLOWS
 from app.extensions import db
 from app.models import Approval, CaseEntry, Project
@@ -36,6 +35,7 @@ from app.models.choices import (
     ComplaintState,
     Severity,
 )
+from app.outcome import attempt
 
 from .base import DomainModelView, RelatedTextFilter
 from .complaints import (
@@ -274,22 +274,12 @@ class ApprovalView(DomainModelView):
         form = DecideForm()
         if not form.validate():
             return self._render_show(approval, form, 400)
-        try:
-            with unit_of_work(db.session):
-                approvals.decide(db.session, approval, form.decision.data, form.comment.data, self._actor())
-                state = approval.state
-        except ValidationError as err:
-            db.session.rollback()
-            for name, message in err.errors.items():
-                if name in form:
-                    form[name].errors = [*form[name].errors, str(message)]
-                else:
-                    flash(str(message), "danger")
-            flash(str(err.message), "danger")
-            return self._render_show(self._approval(pk), form, err.status)
-        except DomainError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
+        state, refusal = attempt(db.session, lambda: approvals.decide(
+            db.session, approval, form.decision.data, form.comment.data, self._actor()).state)
+        if refusal is not None:
+            status = refusal.flash(form)
+            if refusal.errors:
+                return self._render_show(self._approval(pk), form, status)
             return redirect(url_for(".show", pk=pk))
         flash(str(_l("The request is %(state)s.", state=ApprovalState.label_of(state))), "success")
         return redirect(url_for(".show", pk=pk))

@@ -209,8 +209,11 @@ def test_a_visit_with_two_non_conforming_items_walks_to_its_return_visit(page: P
     for i in range(2):
         expect(rows.nth(i)).to_have_attribute("data-state", "satisfied", timeout=TIMEOUT)
     timeline = page.locator(".kefu-timeline")
-    for text in (f"加装应急照明并重新布线 {tag}", f"整改效果良好，客户满意 {tag}", "pm_staff", "eng_staff", "cs_manager"):
+    # People by their names (the demo's 孙丽, 赵工, 王建国), never by their logins.
+    for text in (f"加装应急照明并重新布线 {tag}", f"整改效果良好，客户满意 {tag}", "孙丽", "赵工", "王建国"):
         expect(timeline).to_contain_text(text, timeout=TIMEOUT)
+    for login in ("pm_staff", "eng_staff", "cs_manager", "cs_staff"):
+        expect(timeline).not_to_contain_text(login, timeout=TIMEOUT)
     entries = page.locator(".kefu-timeline-entry")
     expect(entries).to_have_count(10, timeout=TIMEOUT)
     assert [entries.nth(i).get_attribute("data-action") for i in range(10)] == [

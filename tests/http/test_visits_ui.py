@@ -305,8 +305,10 @@ def test_a_visit_walks_through_every_step_with_a_second_round(html_as, dbr, cust
     show = text_of(cs.get(f"/visit/show/{pk}"))
     assert 'data-state="return_visited"' in show and buttons(show) == set()
     timeline = show[show.index("kefu-timeline"):]
-    for text in ("pm_staff", "eng_staff", "cs_manager", "加装应急照明并重新布线", "整改效果良好", NC_OPINION["cleaning"]):
+    for text in ("孙丽", "赵工", "王建国", "加装应急照明并重新布线", "整改效果良好", NC_OPINION["cleaning"]):
         assert text in timeline, text
+    for login in ("pm_staff", "eng_staff", "cs_manager", "cs_staff"):  # people by their names only
+        assert login not in timeline, login
     assert re.search(rf'data-rectification="{eng_item["id"]}" data-round="2"', timeline)
 
 
@@ -596,7 +598,10 @@ def test_return_visits_are_scheduled_for_a_project_recorded_and_printed(html_as,
     again = cs.post(f"/returnvisit/record/{pk}", data={**form, "method": "phone", "satisfaction": "4", "record": "x"})
     assert again.status_code == 409  # the version read is stale and it is recorded already: nothing changes
     show = text_of(cs.get(f"/returnvisit/show/{pk}"))
-    assert 'data-action="record"' not in show and "kefu-print-form" in show
+    assert "record" not in buttons(show) and "kefu-print-form" in show
+    timeline = show[show.index("kefu-timeline"):]  # who made it, by name; what was recorded, labelled
+    assert "李晓梅" in timeline and "cs_staff" not in timeline and "客户反映房屋质量良好" in timeline
+    assert "电话" in timeline and ">phone<" not in timeline
     before = dbr.count(ArchiveRecord)
     printed = cs.post(f"/returnvisit/print/{pk}")
     assert printed.status_code == 302 and "/archive/show/" in printed.headers["Location"]

@@ -96,7 +96,7 @@ def test_the_printed_complaint_record_uses_the_pages_words(app, ctx):
 
     from app import printing
     from app.models import Complaint, ComplaintStep
-    from app.views.complaints import action_label, timeline_entry
+    from app.views.complaints import action_label, complaint_timeline
 
     complaint = ctx.scalars(select(Complaint).where(Complaint.state == "fed_back").order_by(Complaint.id)
                             .limit(1)).one()
@@ -104,9 +104,9 @@ def test_the_printed_complaint_record_uses_the_pages_words(app, ctx):
         data = printing.complaint_record_data(ctx, complaint, None, False)
         steps = ctx.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id)
                             .order_by(ComplaintStep.id)).all()
-        page = [timeline_entry(step, {}) for step in steps]
-    assert [row[1] for row in data["timeline"]] == [entry["action"] for entry in page]
+        page = complaint_timeline(ctx, steps, {})
+    assert [row[1] for row in data["timeline"]] == [entry.action for entry in page]
     assert [row[1] for row in data["timeline"]] == [action_label(s.action) for s in steps]
     printed_fields = {label for _title, rows in data["sections"] for label, _text in rows}
-    page_fields = {label for entry in page for label, _text in entry["data"]}
+    page_fields = {label for entry in page for label, _text in entry.data}
     assert page_fields & printed_fields and "确认有效" in [row[1] for row in data["timeline"]]

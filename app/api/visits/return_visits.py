@@ -13,12 +13,12 @@ from marshmallow import fields as ma
 from marshmallow.validate import OneOf, Range
 from sqlalchemy import select
 
-from app.domain import calendar, records, visits
+from app.domain import calendar, visits
 from app.domain.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import Project, ReturnVisit
 from app.models.choices import ReturnVisitKind, VisitMethod
-from app.views.base import KefuInterface, may_reveal
+from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
 from ..documented import Answer, PrintedAnswerSchema, StateAnswer, documented, the_record
@@ -127,16 +127,13 @@ class ReturnVisitApi(DomainModelRestApi):
 
         Refusals: 409 already recorded, a visit's return visit, or a stale version; 403 role; 422 missing
         or bad fields (`errors` per field)."""
-        try:
+        def record():
             data = dict(json_object())
             version = data.pop("version", None)
-            item = self._get_visible(pk)
-            with records.unit_of_work(db.session):
-                visits.record_return_visit(db.session, item, self.actor(), version, data)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, id=item.id, version=item.version, state=item.state, result=self.body(item))
+            return visits.record_return_visit(db.session, self._get_visible(pk), self.actor(), version, data)
+
+        return self.write(record, lambda item: self.response(200, id=item.id, version=item.version, state=item.state,
+                                                             result=self.body(item)))
 
     @expose("/schedule", methods=["POST"])
     @documented(ScheduledAnswerSchema, body=ScheduleSchema, refusals=(403, 422))
@@ -149,19 +146,16 @@ class ReturnVisitApi(DomainModelRestApi):
 
         Idempotent: a customer and unit already scheduled for a kind is not scheduled again. Refused (422)
         while the project has neither date."""
-        try:
+        def schedule():
             data = json_object()
             refuse_unknown(data, ("project_id",))
             project_id = existing_id("project_id", data.get("project_id"), Project, _l("This project does not exist."))
             if project_id is None:
                 raise ValidationError({"project_id": _l("This field is required.")})
             project = db.session.get(Project, project_id)
-            with records.unit_of_work(db.session):
-                added = visits.schedule_project_return_visits(db.session, project, self.actor())
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, project_id=project_id, added=added)
+            return project_id, visits.schedule_project_return_visits(db.session, project, self.actor())
+
+        return self.write(schedule, lambda done: self.response(200, project_id=done[0], added=done[1]))
 
     @expose("/<int:pk>/print", methods=["POST"])
     @documented(PrintedAnswerSchema, status=201, refusals=(403, 404, 409))
@@ -181,6 +175,6 @@ class ReturnVisitApi(DomainModelRestApi):
             item = self._get_visible(pk)
         except DomainError as err:
             return self.domain_error(err)
-        reveal = may_reveal()
-        return print_response(self, lambda: printing.print_return_visit(db.session, item, self.actor(), reveal))
+        # Printed as the caller may see it: whether personal data is revealed is the domain's decision.
+        return print_response(self, lambda: printing.print_return_visit(db.session, item, self.actor()))
 

@@ -15,8 +15,7 @@ from marshmallow import fields as ma
 from marshmallow.validate import OneOf
 from sqlalchemy import select
 
-from app.domain import records, visits
-from app.domain.errors import DomainError
+from app.domain import visits
 from app.extensions import db
 from app.models import Approval, Department, Project, VisitSummary
 from app.models.choices import CaseCategory, CaseStage, SummaryState
@@ -117,30 +116,27 @@ class VisitSummaryApi(DomainModelRestApi):
 
     def post_headless(self):
         """Draft a summary of a period from its figures (customer-service manager)."""
-        try:
+        def draft():
             data = json_object()
             refuse_unknown(data, SUMMARY_CREATE)
-            with records.unit_of_work(db.session):
-                summary = visits.draft_summary(db.session, self.actor(), data.get("period_from"),
-                                               data.get("period_to"), data.get("title"))
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(201, id=summary.id, version=summary.version, result=self.body(summary))
+            return visits.draft_summary(db.session, self.actor(), data.get("period_from"), data.get("period_to"),
+                                        data.get("title"))
+
+        return self.write(draft, lambda summary: self.response(201, id=summary.id, version=summary.version,
+                                                               result=self.body(summary)))
 
     def put_headless(self, pk):
         """Edit the content (and title) of a draft or returned summary, with the version read."""
-        try:
+        def edit():
             data = dict(json_object())
             version = data.pop("version", None)
             refuse_unknown(data, SUMMARY_EDIT)
             summary = self._get_visible(pk)
-            with records.unit_of_work(db.session):
-                visits.edit_summary(db.session, summary, self.actor(), version, data.get("content"), data.get("title"))
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(200, id=summary.id, version=summary.version, result=self.body(summary))
+            visits.edit_summary(db.session, summary, self.actor(), version, data.get("content"), data.get("title"))
+            return summary
+
+        return self.write(edit, lambda summary: self.response(200, id=summary.id, version=summary.version,
+                                                              result=self.body(summary)))
 
     @expose("/<int:pk>/submit", methods=["POST"])
     @documented(SubmittedAnswerSchema, body=VersionSchema, refusals=(403, 404, 409, 422))
@@ -153,19 +149,18 @@ class VisitSummaryApi(DomainModelRestApi):
 
         Refused (409) once submitted, or while no return-visited visit of the period waits to be
         summarised."""
-        try:
+        def submit():
             data = dict(json_object())
             version = data.pop("version", None)
             refuse_unknown(data, ())
-            summary = self._get_visible(pk)
-            with records.unit_of_work(db.session):
-                visits.submit_summary(db.session, summary, self.actor(), version)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        result = self.body(summary)
-        return self.response(200, id=summary.id, version=summary.version, state=summary.state,
-                             approval_id=result["approval_id"], result=result)
+            return visits.submit_summary(db.session, self._get_visible(pk), self.actor(), version)
+
+        def submitted(summary):
+            result = self.body(summary)
+            return self.response(200, id=summary.id, version=summary.version, state=summary.state,
+                                 approval_id=result["approval_id"], result=result)
+
+        return self.write(submit, submitted)
 
     @expose("/<int:pk>/case", methods=["POST"])
     @documented(CaseEntryAnswerSchema, status=201, body=SummaryCaseSchema, refusals=(403, 404, 422))
@@ -174,7 +169,7 @@ class VisitSummaryApi(DomainModelRestApi):
     @permission_name("case")
     def add_case(self, pk):
         """A recurring problem of the summary becomes a case-library entry (its source is the summary)."""
-        try:
+        def add():
             data = json_object()
             refuse_unknown(data, CASE_FIELDS)
             summary = self._get_visible(pk)
@@ -183,11 +178,11 @@ class VisitSummaryApi(DomainModelRestApi):
                                               _l("This project does not exist."))
             values["department_id"] = existing_id("department_id", values["department_id"], Department,
                                                  _l("This department does not exist."))
-            with records.unit_of_work(db.session):
-                entry = visits.case_from_summary(db.session, summary, self.actor(), **values)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
+            return visits.case_from_summary(db.session, summary, self.actor(), **values)
+
+        return self.write(add, self._case_answer)
+
+    def _case_answer(self, entry):
         return self.response(201, id=entry.id, version=entry.version, result={
             "id": entry.id, "version": entry.version, "title": entry.title, "stage": entry.stage,
             "category": entry.category, "description": entry.description, "lesson": entry.lesson,

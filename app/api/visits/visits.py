@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields as ma
 from sqlalchemy import select
 
-from app.domain import calendar, records, visit_planning, visits
+from app.domain import calendar, visit_planning, visits
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import Rectification, Visit, VisitItem, VisitStep
 from app.models.choices import ContactRole, ItemResult, ServiceItem, VisitState
-from app.views.base import KefuInterface, may_reveal
+from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
 from ..documented import (
@@ -140,16 +140,13 @@ class VisitApi(DomainModelRestApi):
     def post_headless(self):
         """预约: a visit in `planned`; the visiting staff member is the caller unless `staff_id` names
         another active member of customer service (app.domain.visit_planning decides)."""
-        try:
+        def plan():
             data = json_object()
             refuse_unknown(data, VISIT_CREATE)
-            values = {name: data.get(name) for name in VISIT_CREATE}
-            with records.unit_of_work(db.session):
-                visit = visit_planning.plan_visit(db.session, self.actor(), **values)
-        except DomainError as err:
-            db.session.rollback()
-            return self.domain_error(err)
-        return self.response(201, id=visit.id, version=visit.version, result=self.body(visit))
+            return visit_planning.plan_visit(db.session, self.actor(), **{name: data.get(name) for name in VISIT_CREATE})
+
+        return self.write(plan, lambda visit: self.response(201, id=visit.id, version=visit.version,
+                                                            result=self.body(visit)))
 
     # --- moving -----------------------------------------------------------------------------
     @expose("/<int:pk>/transition", methods=["POST"])
@@ -242,6 +239,6 @@ class VisitApi(DomainModelRestApi):
             visit = self._visible(pk)
         except DomainError as err:
             return self.domain_error(err)
-        reveal = may_reveal()
-        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor(), reveal))
+        # Printed as the caller may see it: whether personal data is revealed is the domain's decision.
+        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor()))
 

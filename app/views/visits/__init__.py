@@ -1,7 +1,8 @@
 """Visit pages (issue 6), one module per resource: visits (plan, record, rectify, return visit,
 archive), rectification items per department, return visits of visits, deliveries and move-ins, and
-the summary to the general manager; `common` holds the labels, formatters and lookups they share,
-`timeline` the step timeline (my work is app.views.work, read from app.domain.worklist).
+the summary to the general manager; `common` holds the formatters and lookups they share (the labels
+are app.labels' tables), `timeline` the visit's step fields in words for the workflow timeline partial
+(app.views.workflow); my work is app.views.work, read from app.domain.worklist.
 
 Every change goes through the domain in one unit of work; the forms only collect what a step needs,
 and a refusal re-renders the form with the domain's message and everything typed kept. Class names

@@ -1,5 +1,5 @@
-"""What the visit pages share: labels of the four resources, small formatters, the overdue filters'
-base, the messages of a refused form, and the lookups that turn what a person types (a customer, a
+"""What the visit pages share: app.labels' tables under short names, small formatters, the overdue
+filters' base, the messages of a refused form, and the lookups that turn what a person types (a customer, a
 unit, a project) into a record. No rule lives here: the domain (app.domain.visits,
 app.domain.visit_planning) decides."""
 
@@ -15,71 +15,20 @@ from sqlalchemy import not_, select
 from wtforms import SelectField, TextAreaField
 from wtforms.widgets import Select, TextArea
 
+from app import labels
 from app.domain import visit_planning
 from app.models import Building, Customer, CustomerUnit, Project, Unit, Visit
 from app.models.choices import RectificationState, ServiceItem, SummaryState, VisitState
 
 from ..complaints import resolve_customer
-from ..labels import COMMON
 
 S, R = VisitState, RectificationState
-YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
-SCORES = [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]
 RETURN_VISIT_STATES = {"due": _l("Due"), "done": _l("Done")}
 EDITABLE_SUMMARY = (SummaryState.DRAFT, SummaryState.RETURNED)
 
-# --- labels -------------------------------------------------------------------------------------
-
-VISIT = {
-    **COMMON,
-    "number": _l("Visit number"), "customer": _l("Customer"), "unit": _l("Unit"),
-    "contact_role": _l("Received by"), "contact_name": _l("Contact"), "contact_post": _l("Contact's post"),
-    "contact_phone": _l("Contact's phone"), "planned_at": _l("Planned for"), "staff": _l("Visiting staff"),
-    "staff_id": _l("Visiting staff"), "companions": _l("Companions"), "state": _l("State"),
-    "open_rectifications": _l("Open rectification items"), "overdue": _l("Overdue"),
-    "visited_at": _l("Visited at"), "opinions": _l("The customer's opinions and suggestions"),
-    "return_visited_at": _l("Return-visited at"), "return_visit_method": _l("Return-visit method"),
-    "return_visit_record": _l("Return-visit record"), "satisfaction": _l("Satisfaction (1–5)"),
-    "effect_confirmed": _l("The customer confirmed that the rectification worked"),
-    "summary": _l("Summary"), "archived_at": _l("Archived at"), "items": _l("Inspected items"),
-    "rectifications": _l("Rectification items"), "comment": _l("Comment"),
-}
-ITEM = {"seq": _l("No."), "service_item": _l("Service item"), "result": _l("Result"),
-        "opinion": _l("The customer's opinion"), "explanation": _l("Explanation given to the customer")}
-RECTIFICATION = {
-    **COMMON,
-    "number": _l("Rectification number"), "visit": _l("Visit"), "customer": _l("Customer"),
-    "service_item": _l("Service item"), "opinion": _l("The customer's opinion"), "department": _l("Department"),
-    "department_id": _l("Department"), "measure": _l("Rectification measure"),
-    "responsible_person": _l("Responsible person"), "deadline": _l("Deadline"),
-    "tenant_consulted": _l("The tenant was consulted"), "round": _l("Round"), "state": _l("State"),
-    "overdue": _l("Overdue"), "completed_at": _l("Completed at"), "satisfied_at": _l("Customer satisfied at"),
-    "note": _l("Note"), "customer_told": _l("The customer was told"), "told_how": _l("How the customer was told"),
-    "comment": _l("Comment"),
-}
-RETURN_VISIT = {
-    **COMMON,
-    "number": _l("Return-visit number"), "kind": _l("Kind"), "customer": _l("Customer"), "unit": _l("Unit"),
-    "source": _l("Source"), "project": _l("Project"), "due_on": _l("Due on"), "state": _l("State"),
-    "method": _l("Method"), "record": _l("Record"), "satisfaction": _l("Satisfaction (1–5)"),
-    "effect_confirmed": _l("Effect confirmed"), "follow_up": _l("Follow-up"), "done_by_name": _l("Done by"),
-    "done_at": _l("Done at"), "overdue": _l("Overdue"),
-}
-SUMMARY = {
-    **COMMON,
-    "title": _l("Title"), "period_from": _l("Period from"), "period_to": _l("Period to"),
-    "content": _l("Content"), "figures": _l("Figures"), "state": _l("State"),
-    "comment": _l("The general manager's comment"), "visits": _l("Visits reported"),
-}
-FIGURES = {
-    "visits": _l("Visits made"), "return_visited": _l("Return visits completed"),
-    "rectifications": _l("Rectification items"), "open_rectifications": _l("Still being rectified"),
-    "second_rounds": _l("Rectified in a second round or later"), "satisfaction": _l("Average satisfaction"),
-}
-OVERDUE_LABELS = {"visit": _l("visit not made in time"), "rectification": _l("rectification deadline passed"),
-                  "return_visit": _l("return visit overdue")}
-# Timeline entries that are not steps of the tables.
-EXTRA_ACTIONS = {"plan": _l("Planned"), "summarise": _l("Summary acknowledged by the general manager")}
+# The labels are app.labels' tables (shared with the API and the printed forms).
+VISIT, ITEM, RECTIFICATION, RETURN_VISIT = labels.VISIT, labels.VISIT_ITEM, labels.RECTIFICATION, labels.RETURN_VISIT
+SUMMARY, FIGURES, OVERDUE_LABELS = labels.SUMMARY, labels.SUMMARY_FIGURES, labels.VISIT_OVERDUE
 CONFIRM_VISIT = {
     "return_visit": _l("Record the return visit? The visit is then complete and waits for the summary."),
     "archive": _l("File this visit in the archive? This cannot be undone."),
@@ -131,7 +80,7 @@ def overdue_flag(reasons) -> Markup:
 
 
 def overdue_text(reasons) -> str:
-    return "、".join(str(OVERDUE_LABELS.get(r, r)) for r in reasons or ())
+    return labels.joined(OVERDUE_LABELS, reasons)
 
 
 def round_cell(value) -> Markup:

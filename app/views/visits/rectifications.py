@@ -7,33 +7,29 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
-from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, FilterNotEqual
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField
 
 from app.domain import calendar, visits, workflow, worklist
-from app.domain.errors import DomainError, NotFoundError, ValidationError
-from app.domain.records import unit_of_work
+from app.domain.errors import NotFoundError
 from app.extensions import db
 from app.models import Department, Rectification, Visit, VisitItem, VisitStep
 from app.models.choices import RectificationState, ServiceItem, VisitState
+from app.outcome import attempt
 
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
-from ..complaints import ComputedColumnsInterface, NativeInput, customer_condition, flash_form_errors
+from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
+from ..workflow import FormSpec, open_step_form, step_buttons, step_form, step_values
 from .common import (
     CONFIRM_RECTIFICATION,
     RECTIFICATION,
-    YES_NO,
     OverdueFilter,
     current_actor,
     day_text,
-    fill_errors,
-    is_filled,
     item_label,
     may,
     minute_text,
@@ -42,7 +38,7 @@ from .common import (
     visit_numbers,
     yes_no_text,
 )
-from .timeline import timeline_entry
+from .timeline import visit_timeline
 
 
 class FilterRectificationOverdue(OverdueFilter):
@@ -90,33 +86,11 @@ class RectificationInterface(ComputedColumnsInterface):
         }
 
 
-class RectificationStepForm(DynamicForm):
-    version = HiddenField()
-
-
-def rectification_step_form(step, departments) -> type:
-    """The form of one rectification step: its required and optional fields, a hidden version."""
-
-    class StepForm(RectificationStepForm):
-        pass
-
-    kinds = {
-        "note": lambda: TextAreaField(RECTIFICATION["note"], widget=BS3TextAreaFieldWidget()),
-        "customer_told": lambda: SelectField(RECTIFICATION["customer_told"], choices=YES_NO, validate_choice=False,
-                                             widget=Select2Widget()),
-        "told_how": lambda: StringField(RECTIFICATION["told_how"], widget=BS3TextFieldWidget()),
-        "measure": lambda: TextAreaField(_l("New rectification measure"), widget=BS3TextAreaFieldWidget()),
-        "deadline": lambda: StringField(_l("New deadline"), widget=NativeInput("date")),
-        "responsible_person": lambda: StringField(RECTIFICATION["responsible_person"], widget=BS3TextFieldWidget()),
-        "department_id": lambda: SelectField(
-            RECTIFICATION["department_id"], choices=[("", "—"), *((str(pk), name) for pk, name in departments)],
-            validate_choice=False, widget=Select2Widget(), description=_l("Left blank: the same department.")),
-        "tenant_consulted": lambda: SelectField(RECTIFICATION["tenant_consulted"], choices=YES_NO,
-                                                validate_choice=False, widget=Select2Widget()),
-    }
-    for name in (*step.required, *step.optional):
-        setattr(StepForm, name, kinds[name]())
-    return StepForm
+def rectification_form_spec(departments) -> FormSpec:
+    """The item's step fields as its workflow table declares them; a new round names its new measure."""
+    return FormSpec({**RECTIFICATION, "measure": _l("New rectification measure"), "deadline": _l("New deadline")},
+                    long_text=frozenset({"note", "measure"}), records={"department_id": departments},
+                    descriptions={"department_id": _l("Left blank: the same department.")}, comment=False)
 
 
 class RectificationView(DomainModelView):
@@ -178,9 +152,10 @@ class RectificationView(DomainModelView):
             stepper=workflow.states_in_path(visits.RECTIFICATION_WORKFLOW, item),
             status_text=worklist.status_text(session, item),
             rows=[(str(label), text) for label, text in rows if text], state_label=RectificationState.label_of(item.state),
-            overdue=visits.rectification_overdue(item, today), actions=actions, confirm_actions=CONFIRM_RECTIFICATION,
-            timeline=[timeline_entry(s, departments, {item.item_id: item.item}, {item.id: item.number},
-                                     RectificationState.label_of) for s in steps],
+            overdue=visits.rectification_overdue(item, today),
+            buttons=step_buttons(actions, "RectificationView.transition", item, CONFIRM_RECTIFICATION),
+            timeline_entries=visit_timeline(session, steps, departments, {item.item_id: item.item},
+                                            {item.id: item.number}, RectificationState.label_of),
             may_show_visit=may("can_show", "VisitView"), visit_state_label=VisitState.label_of(visit.state))
 
     @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])
@@ -193,38 +168,27 @@ class RectificationView(DomainModelView):
             abort(404)
         session, actor = db.session, current_actor()
         departments = session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
-        form = rectification_step_form(step, departments)(formdata=request.form if request.method == "POST" else None)
-        for name in step.required:
-            form[name].flags.required = True
+        spec = rectification_form_spec(departments)
+        form, closed = open_step_form(
+            step_form(step, spec), step, item, lambda: visits.allowed_rectification_steps(session, item, actor),
+            _l("“%(action)s” is not open to you for this item now.", action=step.label))
         status = 200
+        if closed:
+            return closed
         if request.method == "GET":
-            if step not in visits.allowed_rectification_steps(session, item, actor):
-                flash(str(_l("“%(action)s” is not open to you for this item now.", action=step.label)), "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = item.version
             if action == "reject":
                 form.measure.data = item.measure
                 form.responsible_person.data = item.responsible_person
         elif form.validate():
-            values = {name: form[name].data for name in (*step.required, *step.optional) if is_filled(form[name].data)}
             number = item.number
-            try:
-                with unit_of_work(session):
-                    visits.rectification_transition(session, item, action, actor, form.version.data, values)
-                    target, round_ = item.state, item.round
-            except ValidationError as err:
-                status = err.status
-                fill_errors(form, err.errors)
-                flash(str(err.message), "danger")
-            except DomainError as err:
-                status = err.status
-                flash(str(err), "danger")
-            else:
+            moved, refusal = attempt(session, lambda: (lambda r: (r.state, r.round))(visits.rectification_transition(
+                session, item, action, actor, form.version.data, step_values(step, form, spec))))
+            if refusal is None:
                 flash(str(_l("%(number)s: “%(action)s” recorded; the item is now “%(state)s” (round %(round)s).",
-                             number=number, action=step.label, state=RectificationState.label_of(target),
-                             round=round_)), "success")
+                             number=number, action=step.label, state=RectificationState.label_of(moved[0]),
+                             round=moved[1])), "success")
                 return redirect(url_for(".show", pk=pk))
-            session.rollback()
+            status = refusal.flash(form)
             item = self._visible(pk)
         else:
             status = 400

@@ -6,37 +6,45 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField
 
 from app import printing
-from app.domain import calendar, visits
-from app.domain.errors import DomainError, ValidationError
-from app.domain.records import unit_of_work
+from app.domain import calendar, visits, worklist
+from app.domain import workflow as visits_workflow
 from app.extensions import db
 from app.models import ArchiveRecord, Project, ReturnVisit, Unit, Visit
 from app.models.choices import ReturnVisitKind, VisitMethod
+from app.outcome import attempt
 
-from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
+from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
+from ..workflow import (
+    Entry,
+    FormSpec,
+    field_names,
+    minute,
+    open_step_form,
+    people,
+    person,
+    step_buttons,
+    step_form,
+    step_values,
+)
 from .common import (
     RETURN_VISIT,
     RETURN_VISIT_STATES,
-    SCORES,
-    YES_NO,
     OverdueFilter,
-    choices_with_blank,
     current_actor,
     day_text,
     fill_errors,
     find_project,
-    is_filled,
     may,
     minute_text,
     overdue_flag,
@@ -81,19 +89,17 @@ class ReturnVisitInterface(ComputedColumnsInterface):
         }
 
 
-class RecordForm(DynamicForm):
-    version = HiddenField()
-    method = SelectField(RETURN_VISIT["method"], choices=choices_with_blank(VisitMethod), validate_choice=False,
-                         widget=Select2Widget())
-    record = TextAreaField(RETURN_VISIT["record"], widget=BS3TextAreaFieldWidget())
-    satisfaction = SelectField(RETURN_VISIT["satisfaction"], choices=SCORES, validate_choice=False,
-                               widget=Select2Widget())
-    effect_confirmed = SelectField(RETURN_VISIT["effect_confirmed"], choices=YES_NO, validate_choice=False,
-                                   widget=Select2Widget())
-    follow_up = TextAreaField(RETURN_VISIT["follow_up"], widget=BS3TextAreaFieldWidget())
+RECORD_STEP = visits.RETURN_VISIT_WORKFLOW.step("record")
+RECORD_FORM = FormSpec(RETURN_VISIT, long_text=frozenset({"record", "follow_up"}), comment=False)
+RECORD_FIELDS = field_names(RECORD_STEP)
 
 
-RECORD_FIELDS = ["method", "record", "satisfaction", "effect_confirmed", "follow_up"]
+def done_by(session, record) -> str:
+    """Who made the return visit, by name (the record keeps the login)."""
+    if not record.done_by_name:
+        return ""
+    by_id, by_login = people(session, logins={record.done_by_name})
+    return person(by_id, by_login, None, record.done_by_name)
 
 
 class ScheduleForm(DynamicForm):
@@ -159,52 +165,56 @@ class ReturnVisitView(DomainModelView):
                 (RETURN_VISIT["record"], record.record or ""), (RETURN_VISIT["satisfaction"], str(record.satisfaction or "")),
                 (RETURN_VISIT["effect_confirmed"], yes_no_text(record.effect_confirmed)),
                 (RETURN_VISIT["follow_up"], record.follow_up or ""),
-                (RETURN_VISIT["done_by_name"], record.done_by_name or ""), (RETURN_VISIT["done_at"], minute_text(record.done_at))]
-        may_record = record.state == "due" and record.kind != ReturnVisitKind.VISIT and may("can_record",
-                                                                                             "ReturnVisitView")
+                (RETURN_VISIT["done_by_name"], done_by(session, record)),
+                (RETURN_VISIT["done_at"], minute_text(record.done_at))]
+        allowed = visits_workflow.allowed_steps(session, visits.RETURN_VISIT_WORKFLOW, record, current_actor()) \
+            if may("can_record", "ReturnVisitView") else []
         return self.render_template(
             "kefu/return_visit_show.html", title=f"{self.show_title} {record.number}", record=record, visit=visit,
+            stepper=visits_workflow.states_in_path(visits.RETURN_VISIT_WORKFLOW, record),
+            status_text=worklist.status_text(session, record),
             rows=[(str(label), text) for label, text in rows if text], overdue=visits.return_visit_overdue(record, today),
-            state_label=str(RETURN_VISIT_STATES.get(record.state, record.state)), may_record=may_record, form=form, fields=RECORD_FIELDS, archived=archived,
+            state_label=str(RETURN_VISIT_STATES.get(record.state, record.state)),
+            buttons=step_buttons(allowed, {"record": "ReturnVisitView.record"}, record),
+            timeline_entries=self._timeline(session, record), form=form, fields=RECORD_FIELDS, archived=archived,
             may_print=record.state == "done" and may("can_print", "ReturnVisitView"),
             may_show_visit=may("can_show", "VisitView"), may_show_archive=may("can_show", "ArchiveRecordView"),
         ), status
+
+    @staticmethod
+    def _timeline(session, record) -> list[Entry]:
+        """A return visit keeps no step entries: its one step is read from the record (who, when, what)."""
+        if not record.done_at:
+            return []
+        data = [(str(RETURN_VISIT[name]), text) for name, text in (
+            ("method", VisitMethod.label_of(record.method) if record.method else ""), ("record", record.record or ""),
+            ("satisfaction", str(record.satisfaction or "")), ("effect_confirmed", yes_no_text(record.effect_confirmed)),
+            ("follow_up", record.follow_up or "")) if text]
+        return [Entry(minute(record.done_at), done_by(session, record),
+                      str(RECORD_STEP.label), RECORD_STEP.action, data=data)]
 
     @expose("/record/<int:pk>", methods=["GET", "POST"])
     @has_access
     @permission_name("record")
     def record(self, pk):
         item = self._record(pk)
-        if request.method == "GET":
-            if item.state != "due" or item.kind == ReturnVisitKind.VISIT:
-                flash(str(_l("This return visit is not open to be recorded here.")), "warning")
+        form, closed = open_step_form(
+            step_form(RECORD_STEP, RECORD_FORM), RECORD_STEP, item,
+            lambda: visits_workflow.allowed_steps(db.session, visits.RETURN_VISIT_WORKFLOW, item, current_actor()),
+            _l("This return visit is not open to be recorded here."))
+        status = 200
+        if closed:
+            return closed
+        if request.method == "POST":
+            _done, refusal = attempt(db.session, lambda: visits.record_return_visit(
+                db.session, item, current_actor(), form.version.data, step_values(RECORD_STEP, form, RECORD_FORM)))
+            if refusal is None:
+                flash(str(_l("%(number)s: the return visit is recorded.", number=item.number)), "success")
                 return redirect(url_for(".show", pk=pk))
-            form = RecordForm()
-            form.version.data = item.version
-            return self.render_template("kefu/return_visit_record.html", title=f"{_l('Record the return visit')} · "
-                                        f"{item.number}", form=form, record=item, fields=RECORD_FIELDS,
-                                        kind_label=ReturnVisitKind.label_of(item.kind))
-        form = RecordForm()
-        for name in ("method", "record", "satisfaction"):
-            form[name].flags.required = True
-        values = {name: form[name].data for name in RECORD_FIELDS if is_filled(form[name].data)}
-        try:
-            with unit_of_work(db.session):
-                visits.record_return_visit(db.session, item, current_actor(), form.version.data, values)
-        except ValidationError as err:
-            status = err.status
-            fill_errors(form, err.errors)
-            flash(str(err.message), "danger")
-        except DomainError as err:
-            status = err.status
-            flash(str(err), "danger")
-        else:
-            flash(str(_l("%(number)s: the return visit is recorded.", number=item.number)), "success")
-            return redirect(url_for(".show", pk=pk))
-        db.session.rollback()
-        item = self._record(pk)
+            status = refusal.flash(form)
+            item = self._record(pk)
         return self.render_template("kefu/return_visit_record.html", title=f"{_l('Record the return visit')} · "
-                                    f"{item.number}", form=form, record=item, fields=RECORD_FIELDS,
+                                    f"{item.number}", form=form, record=item, fields=RECORD_FIELDS, step=RECORD_STEP,
                                     kind_label=ReturnVisitKind.label_of(item.kind)), status
 
     @expose("/print/<int:pk>", methods=["POST"])
@@ -212,11 +222,10 @@ class ReturnVisitView(DomainModelView):
     @permission_name("print")
     def print_record(self, pk):
         item = self._record(pk)
-        try:
-            with unit_of_work(db.session):
-                record_id = printing.print_return_visit(db.session, item, current_actor(), may_reveal()).id
-        except DomainError as err:
-            flash(str(err), "danger")
+        record_id, refusal = attempt(db.session, lambda: printing.print_return_visit(db.session, item,
+                                                                                     current_actor()).id)
+        if refusal is not None:
+            refusal.flash()
             return redirect(url_for(".show", pk=pk))
         archived = db.session.get(ArchiveRecord, record_id)
         flash(str(_l("Printed and filed as %(numbers)s.", numbers=archived.number)), "success")
@@ -236,18 +245,15 @@ class ReturnVisitView(DomainModelView):
             errors, project = find_project(db.session, form.project.data)
             if project is not None:
                 name = project.name
-                try:
-                    with unit_of_work(db.session):
-                        added = visits.schedule_project_return_visits(db.session, project, current_actor())
-                except ValidationError as err:
-                    status, errors = err.status, err.errors
-                except DomainError as err:
-                    status = err.status
-                    flash(str(err), "danger")
-                else:
+                added, refusal = attempt(db.session, lambda: visits.schedule_project_return_visits(
+                    db.session, project, current_actor()))
+                if refusal is None:
                     flash(str(_l("%(n)s return visit(s) scheduled for %(project)s.", n=added, project=name)),
                           "success")
                     return redirect(url_for(".list", _flt_0_project=name))
+                status, errors = refusal.status, refusal.errors
+                if not errors:
+                    flash(refusal.message, "danger")
             if errors:
                 status = 422
             fill_errors(form, errors)

@@ -17,15 +17,15 @@ from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.widgets import TextArea
 
-from app.domain import calendar, visits
-from app.domain.errors import DomainError, ValidationError
-from app.domain.records import unit_of_work
+from app.domain import calendar, visits, workflow, worklist
 from app.extensions import db
 from app.models import Approval, Department, VisitSummary
-from app.models.choices import ApprovalState, CaseCategory, CaseStage, ItemResult, ServiceItem, SummaryState
+from app.models.choices import CaseCategory, CaseStage, ItemResult, ServiceItem, SummaryState
+from app.outcome import attempt
 
 from ..base import DomainModelView, OverdueListWidget
-from ..complaints import ComputedColumnsInterface, NativeInput, flash_form_errors
+from ..complaints import ComputedColumnsInterface, flash_form_errors
+from ..workflow import NativeInput, approval_entries, approval_rows, step_buttons
 from .common import (
     EDITABLE_SUMMARY,
     FIGURES,
@@ -40,6 +40,9 @@ from .common import (
     may,
     visit_numbers,
 )
+
+CONFIRM_SUMMARY = {"submit": _l("Submit this summary to the general manager? It can no longer be edited unless "
+                                 "the general manager returns it.")}
 
 
 class SummaryForm(DynamicForm):
@@ -122,22 +125,13 @@ class VisitSummaryView(DomainModelView):
             form.period_from.data = f"{today.replace(day=1):%Y-%m-%d}"
             form.period_to.data = f"{today:%Y-%m-%d}"
         elif form.validate():
-            try:
-                with unit_of_work(db.session):
-                    summary = visits.draft_summary(db.session, current_actor(), form.period_from.data, form.period_to.data,
-                                                   form.title.data)
-                    pk = summary.id
-            except ValidationError as err:
-                status = err.status
-                fill_errors(form, err.errors)
-                flash(str(err.message), "danger")
-            except DomainError as err:
-                status = err.status
-                flash(str(err), "danger")
-            else:
+            pk, refusal = attempt(db.session, lambda: visits.draft_summary(
+                db.session, current_actor(), form.period_from.data, form.period_to.data, form.title.data).id)
+            if refusal is None:
                 flash(str(_l("The summary is drafted from the period's figures: read and edit it, then submit it.")),
                       "success")
                 return redirect(url_for(".show", pk=pk))
+            status = refusal.flash(form)
         else:
             status = 400
             flash_form_errors(form)
@@ -155,20 +149,22 @@ class VisitSummaryView(DomainModelView):
         found_approvals = session.scalars(select(Approval).where(
             Approval.subject_table == VisitSummary.__table__.name, Approval.subject_id == summary.id)
             .order_by(Approval.id.desc())).all()
-        editable = summary.state in EDITABLE_SUMMARY
+        allowed = workflow.allowed_steps(session, visits.SUMMARY_WORKFLOW, summary, current_actor())
+        allowed = [step for step in allowed if may(f"can_{step.action}", "VisitSummaryView")]
         return self.render_template(
             "kefu/visit_summary_show.html", title=f"{self.show_title} · {summary.title}", summary=summary,
             state_label=SummaryState.label_of(summary.state), period=f"{day_text(summary.period_from)} — "
                                                                      f"{day_text(summary.period_to)}",
             figures=figure_rows(figures), recurring=recurring_text(figures),
-            visits=[(pk_, found.get(pk_, (f"#{pk_}", ""))) for pk_ in ids], approvals=found_approvals,
-            approval_state_label=ApprovalState.label_of, labels=SUMMARY,
-            may_edit=editable and may("can_edit", "VisitSummaryView"),
-            may_submit=editable and may("can_submit", "VisitSummaryView"),
+            visits=[(pk_, found.get(pk_, (f"#{pk_}", ""))) for pk_ in ids],
+            approvals=approval_rows(session, found_approvals), labels=SUMMARY,
+            stepper=workflow.states_in_path(visits.SUMMARY_WORKFLOW, summary),
+            status_text=worklist.status_text(session, summary),
+            buttons=step_buttons(allowed, {"edit": "VisitSummaryView.edit", "submit": "VisitSummaryView.submit"},
+                                 summary, CONFIRM_SUMMARY, direct={"submit"}),
+            timeline_entries=approval_entries(session, found_approvals),
             may_case=may("can_case", "VisitSummaryView"), may_show_visit=may("can_show", "VisitView"),
-            may_show_approvals=may("can_show", "ApprovalView"),
-            confirm_submit=_l("Submit this summary to the general manager? It can no longer be edited unless "
-                              "the general manager returns it."))
+            may_show_approvals=may("can_show", "ApprovalView"))
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -184,21 +180,12 @@ class VisitSummaryView(DomainModelView):
         else:
             form = SummaryEditForm()
             if form.validate():
-                try:
-                    with unit_of_work(db.session):
-                        visits.edit_summary(db.session, summary, current_actor(), form.version.data, form.content.data,
-                                            form.title.data)
-                except ValidationError as err:
-                    status = err.status
-                    fill_errors(form, err.errors)
-                    flash(str(err.message), "danger")
-                except DomainError as err:
-                    status = err.status
-                    flash(str(err), "danger")
-                else:
+                _saved, refusal = attempt(db.session, lambda: visits.edit_summary(
+                    db.session, summary, current_actor(), form.version.data, form.content.data, form.title.data))
+                if refusal is None:
                     flash(str(_l("The summary is saved.")), "success")
                     return redirect(url_for(".show", pk=summary.id))
-                db.session.rollback()
+                status = refusal.flash(form)
                 summary = self._summary(pk)
             else:
                 status = 400
@@ -211,15 +198,12 @@ class VisitSummaryView(DomainModelView):
     @permission_name("submit")
     def submit(self, pk):
         summary = self._summary(pk)
-        try:
-            with unit_of_work(db.session):
-                visits.submit_summary(db.session, summary, current_actor(), request.form.get("version"))
-        except ValidationError as err:
-            flash(" ".join(str(m) for m in err.errors.values()) or str(err), "danger")
-        except DomainError as err:
-            flash(str(err), "danger")
-        else:
+        _sent, refusal = attempt(db.session, lambda: visits.submit_summary(db.session, summary, current_actor(),
+                                                                          request.form.get("version")))
+        if refusal is None:
             flash(str(_l("The summary is submitted; it now waits for the general manager.")), "success")
+        else:
+            refusal.flash()
         return redirect(url_for(".show", pk=pk))
 
     @expose("/case/<int:pk>", methods=["GET", "POST"])
@@ -243,28 +227,19 @@ class VisitSummaryView(DomainModelView):
             if is_filled(form.project.data):
                 errors, project = find_project(session, form.project.data)
             if not errors:
-                try:
-                    with unit_of_work(session):
-                        entry = visits.case_from_summary(
-                            session, summary, current_actor(), title=form.title.data, stage=form.stage.data or None,
-                            category=form.category.data or None, description=form.description.data,
-                            lesson=form.lesson.data, cause=form.cause.data,
-                            project_id=project.id if project else None,
-                            department_id=int(form.department_id.data) if form.department_id.data else None)
-                        entry_id = entry.id
-                except ValidationError as err:
-                    status, errors = err.status, err.errors
-                    flash(str(err.message), "danger")
-                except DomainError as err:
-                    status = err.status
-                    flash(str(err), "danger")
-                else:
+                entry_id, refusal = attempt(session, lambda: visits.case_from_summary(
+                    session, summary, current_actor(), title=form.title.data, stage=form.stage.data or None,
+                    category=form.category.data or None, description=form.description.data,
+                    lesson=form.lesson.data, cause=form.cause.data, project_id=project.id if project else None,
+                    department_id=int(form.department_id.data) if form.department_id.data else None).id)
+                if refusal is None:
                     flash(str(_l("Added to the case library.")), "success")
                     if may("can_show", "CaseEntryView"):
                         return redirect(url_for("CaseEntryView.show", pk=entry_id))
                     return redirect(url_for(".show", pk=pk))
+                status = refusal.flash(form, rename={"project_id": "project"})
             status = status if status != 200 else 422
-            fill_errors(form, errors, rename={"project_id": "project"})
+            fill_errors(form, errors)
         else:
             status = 400
             flash_form_errors(form)

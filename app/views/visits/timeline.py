@@ -1,21 +1,25 @@
-"""The timeline of a visit and of its rectification items (one entry per step, fields labelled and
-readable), shared by the visit's and the rectification item's detail pages."""
+"""The timeline of a visit and of its rectification items, for the workflow timeline partial: one entry
+per step (app.views.workflow.step_entries: people by their names, China time), the visit's table-like
+fields (the items inspected, the rectifications assigned) made readable here."""
 
 from __future__ import annotations
 
 import ast
-import json
 import re
 
+from flask_babel import lazy_gettext as _l
+
+from app import labels
 from app.domain import visits
 from app.models.choices import ItemResult, ServiceItem, VisitMethod
 
-from .common import EXTRA_ACTIONS, RECTIFICATION, VISIT, item_label, minute_text, yes_no_text
+from ..workflow import step_entries
+from .common import RECTIFICATION, VISIT, item_label, yes_no_text
 
 
 def visit_action_label(code: str) -> str:
     step = visits.VISIT_STEP_BY_ACTION.get(code) or visits.RECTIFICATION_STEP_BY_ACTION.get(code)
-    return str(step.label if step else EXTRA_ACTIONS.get(code, code))
+    return str(step.label if step else labels.label(labels.VISIT_ACTIONS, code))
 
 
 def _stored_rows(value):
@@ -68,22 +72,21 @@ STEP_FIELD_LABELS = {**VISIT, **RECTIFICATION, "items": VISIT["items"], "rectifi
                      "satisfaction": VISIT["satisfaction"], "department_id": RECTIFICATION["department_id"]}
 
 
-def timeline_entry(step, departments, items_by_id, rectification_numbers, state_label) -> dict:
-    try:
-        data = json.loads(step.data) if step.data else {}
-    except ValueError:
-        data = {}
-    table = visits.VISIT_STEP_BY_ACTION.get(step.action) if step.rectification_id is None \
-        else visits.RECTIFICATION_STEP_BY_ACTION.get(step.action)
-    order = [*table.required, *table.optional] if table else []
-    names = sorted(data, key=lambda k: (order.index(k) if k in order else len(order), k))
-    return {
-        "at": minute_text(step.at), "actor": step.actor_name, "action": visit_action_label(step.action),
-        "code": step.action, "rectification": rectification_numbers.get(step.rectification_id, ""),
-        "rectification_id": step.rectification_id, "round": step.round,
-        "from": state_label(step.from_state) if step.from_state else "", "to": state_label(step.to_state),
-        "comment": step.comment or "", "customer_told": step.customer_told,
-        "data": [(str(STEP_FIELD_LABELS.get(k, k)), _step_field_text(k, data[k], departments, items_by_id))
-                 for k in names if k != "customer_told"],
-    }
+def visit_timeline(session, steps, departments, items_by_id, rectification_numbers, state_label) -> list:
+    """The entries of VisitStep rows: a rectification item's steps tagged with its number and round."""
+    def order(row):
+        table = visits.VISIT_STEP_BY_ACTION.get(row.action) if row.rectification_id is None \
+            else visits.RECTIFICATION_STEP_BY_ACTION.get(row.action)
+        return [*table.required, *table.optional] if table else []
 
+    def extra(row, entry):
+        if row.customer_told is not None:
+            entry.data.insert(0, (str(RECTIFICATION["customer_told"]), yes_no_text(row.customer_told)))
+        if row.rectification_id:
+            entry.tag = f"{rectification_numbers.get(row.rectification_id, '')} · {_l('Round %(n)s', n=row.round)}"
+            entry.attrs = {"rectification": row.rectification_id, "round": row.round}
+
+    return step_entries(session, steps, action_label=visit_action_label, state_label=state_label,
+                        field_label=lambda name: STEP_FIELD_LABELS.get(name, name), order=order, extra=extra,
+                        field_text=lambda name, value: "" if name == "customer_told" else
+                        _step_field_text(name, value, departments, items_by_id))

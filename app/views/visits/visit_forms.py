@@ -4,18 +4,17 @@ step's form gives the domain to parse."""
 
 from __future__ import annotations
 
-from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField
 
-from app.models.choices import ContactRole, ItemResult, ServiceItem, VisitMethod
+from app.models.choices import ContactRole, ItemResult, ServiceItem
 
-from ..complaints import NativeInput
+from ..workflow import FormSpec, NativeInput, step_form, step_values
 from .common import (
     ITEM,
     RECTIFICATION,
-    SCORES,
     VISIT,
     RowList,
     choices_with_blank,
@@ -52,25 +51,29 @@ PLAN_FIELDS = ["customer", "unit", "contact_role", "contact_name", "contact_post
                "staff_id", "companions"]
 
 
-def visit_step_form(action, nc_items, departments) -> type:
-    """The form of one visit step: a table of the service items (visit), one row per non-conforming item
-    (rectify) or the return visit's fields; a hidden version and a comment (all a step to the archive needs:
-    the domain offers it once both filled forms are filed, by the print button of the detail page)."""
+# The visit's plain step fields, typed as their parsers in the workflow table say (app.views.workflow).
+VISIT_FORM = FormSpec(VISIT, long_text=frozenset({"opinions", "return_visit_record"}),
+                      ticks=frozenset({"effect_confirmed"}),
+                      descriptions={"effect_confirmed": _l("Required when the visit had rectification items.")})
+SIMPLE_FIELDS = {"visit": ["visited_at", "opinions", "companions"],
+                 "return_visit": ["return_visit_method", "return_visit_record", "satisfaction", "effect_confirmed"],
+                 "archive": [], "rectify": []}
 
-    class StepForm(DynamicForm):
-        version = HiddenField()
-        comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget())
 
-    if action == "visit":
+def visit_step_form(step, nc_items, departments) -> type:
+    """The form of one visit step: its plain fields from the table, and what a visit takes as a table of its
+    own (a result per service item for the visit, one row per non-conforming item for the rectification)."""
+    form = step_form(step, VISIT_FORM, SIMPLE_FIELDS[step.action])
+
+    class StepForm(form):
+        pass
+
+    if step.action == "visit":
         for code, _label in ServiceItem.choices():
             setattr(StepForm, f"result_{code}", plain_select(ITEM["result"], choices_with_blank(ItemResult)))
             setattr(StepForm, f"opinion_{code}", text_area(ITEM["opinion"]))
             setattr(StepForm, f"explanation_{code}", text_area(ITEM["explanation"]))
-        StepForm.visited_at = StringField(VISIT["visited_at"], widget=NativeInput("datetime-local"),
-                                          description=_l("China time"))
-        StepForm.opinions = TextAreaField(VISIT["opinions"], widget=BS3TextAreaFieldWidget())
-        StepForm.companions = StringField(VISIT["companions"], widget=BS3TextFieldWidget())
-    elif action == "rectify":
+    elif step.action == "rectify":
         choices = [("", "—"), *((str(pk), name) for pk, name in departments)]
         for item in nc_items:
             setattr(StepForm, f"department_id_{item.id}", plain_select(RECTIFICATION["department_id"], choices))
@@ -80,26 +83,13 @@ def visit_step_form(action, nc_items, departments) -> type:
             setattr(StepForm, f"deadline_{item.id}", StringField(RECTIFICATION["deadline"],
                                                                  widget=NativeInput("date")))
             setattr(StepForm, f"tenant_consulted_{item.id}", BooleanField(RECTIFICATION["tenant_consulted"]))
-    elif action == "return_visit":
-        StepForm.return_visit_method = SelectField(VISIT["return_visit_method"], choices=choices_with_blank(VisitMethod),
-                                                   validate_choice=False, widget=Select2Widget())
-        StepForm.return_visit_record = TextAreaField(VISIT["return_visit_record"], widget=BS3TextAreaFieldWidget())
-        StepForm.satisfaction = SelectField(VISIT["satisfaction"], choices=SCORES, validate_choice=False,
-                                            widget=Select2Widget())
-        StepForm.effect_confirmed = BooleanField(VISIT["effect_confirmed"],
-                                                 description=_l("Required when the visit had rectification items."))
     return StepForm
 
 
-SIMPLE_FIELDS = {"visit": ["visited_at", "opinions", "companions"],
-                 "return_visit": ["return_visit_method", "return_visit_record", "satisfaction", "effect_confirmed"],
-                 "archive": [], "rectify": []}
-REQUIRED_FIELDS = {"return_visit": ("return_visit_method", "return_visit_record", "satisfaction")}
-
-
-def visit_step_values(action, form, nc_items) -> tuple[dict, RowList | None]:
+def visit_step_values(step, form, nc_items) -> tuple[dict, RowList | None]:
     """What the domain parses, and how to name the rows of a refused table."""
-    if action == "visit":
+    values = step_values(step, form, VISIT_FORM, SIMPLE_FIELDS[step.action])
+    if step.action == "visit":
         items, labels = [], []
         for code, label in ServiceItem.choices():
             result = form[f"result_{code}"].data
@@ -111,22 +101,12 @@ def visit_step_values(action, form, nc_items) -> tuple[dict, RowList | None]:
                     item[name] = form[f"{name}_{code}"].data
             items.append(item)
             labels.append(str(label))
-        values = {"items": items}
-        for name in ("visited_at", "opinions", "companions"):
-            if is_filled(form[name].data):
-                values[name] = form[name].data
-        return values, RowList(labels)
-    if action == "rectify":
+        return {"items": items, **values}, RowList(labels)
+    if step.action == "rectify":
         rows = [{"item_id": item.id, "department_id": form[f"department_id_{item.id}"].data,
                  "measure": form[f"measure_{item.id}"].data,
                  "responsible_person": form[f"responsible_person_{item.id}"].data,
                  "deadline": form[f"deadline_{item.id}"].data,
                  "tenant_consulted": bool(form[f"tenant_consulted_{item.id}"].data)} for item in nc_items]
         return {"rectifications": rows}, RowList([item_label(item) for item in nc_items])
-    if action == "return_visit":
-        values = {name: form[name].data for name in ("return_visit_method", "return_visit_record", "satisfaction")
-                  if is_filled(form[name].data)}
-        values["effect_confirmed"] = bool(form.effect_confirmed.data)
-        return values, None
-    return {}, None
-
+    return values, None

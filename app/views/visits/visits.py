@@ -20,9 +20,8 @@ from wtforms import SelectField, StringField
 
 from app import printing
 from app.domain import calendar, visit_planning, visits, workflow, worklist
-from app.domain.errors import DomainError, NotFoundError, ValidationError
+from app.domain.errors import NotFoundError
 from app.domain.privacy import mask
-from app.domain.records import unit_of_work
 from app.extensions import db
 from app.models import (
     ArchiveRecord,
@@ -43,9 +42,11 @@ from app.models.choices import (
     VisitMethod,
     VisitState,
 )
+from app.outcome import attempt
 
-from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
+from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors, user_names
+from ..workflow import open_step_form, step_buttons
 from .common import (
     CONFIRM_PRINT_VISIT,
     CONFIRM_VISIT,
@@ -69,10 +70,9 @@ from .common import (
     overdue_flag,
     yes_no_text,
 )
-from .timeline import timeline_entry
+from .timeline import visit_timeline
 from .visit_forms import (
     PLAN_FIELDS,
-    REQUIRED_FIELDS,
     SIMPLE_FIELDS,
     PlanForm,
     visit_step_form,
@@ -217,23 +217,20 @@ class VisitView(DomainModelView):
                 unit_errors, unit_id = find_unit(session, customer_id, form.unit.data)
                 errors.update(unit_errors)
             if not errors:  # who may visit, and which unit, the domain decides (whatever was posted)
-                try:
-                    with unit_of_work(session):
-                        visit = visit_planning.plan_visit(
-                            session, actor, customer_id=customer_id, unit_id=unit_id,
-                            planned_at=(form.planned_at.data or "").strip() or None,
-                            contact_role=form.contact_role.data or None, contact_name=form.contact_name.data,
-                            contact_post=form.contact_post.data, contact_phone=form.contact_phone.data,
-                            staff_id=form.staff_id.data or None, companions=form.companions.data)
-                        pk, number = visit.id, visit.number
-                except ValidationError as err:
-                    errors = {("customer" if k == "customer_id" else "unit" if k == "unit_id" else k): v
-                              for k, v in err.errors.items()}
-                except DomainError as err:
-                    flash(str(err), "danger")
-                else:
-                    flash(str(_l("Visit %(number)s planned.", number=number)), "success")
-                    return redirect(url_for(".show", pk=pk))
+                def plan():
+                    visit = visit_planning.plan_visit(
+                        session, actor, customer_id=customer_id, unit_id=unit_id,
+                        planned_at=(form.planned_at.data or "").strip() or None,
+                        contact_role=form.contact_role.data or None, contact_name=form.contact_name.data,
+                        contact_post=form.contact_post.data, contact_phone=form.contact_phone.data,
+                        staff_id=form.staff_id.data or None, companions=form.companions.data)
+                    return visit.id, visit.number
+
+                planned, refusal = attempt(session, plan)
+                if refusal is None:
+                    flash(str(_l("Visit %(number)s planned.", number=planned[1])), "success")
+                    return redirect(url_for(".show", pk=planned[0]))
+                refusal.flash(form, rename={"customer_id": "customer", "unit_id": "unit"})
             fill_errors(form, errors)
         else:
             flash_form_errors(form)
@@ -293,7 +290,8 @@ class VisitView(DomainModelView):
             stepper=workflow.states_in_path(visits.VISIT_WORKFLOW, visit),
             status_text=worklist.status_text(session, visit),
             sections=[s for s in sections if s[1]],
-            state_label=VisitState.label_of(visit.state), actions=actions, confirm_actions=CONFIRM_VISIT,
+            state_label=VisitState.label_of(visit.state),
+            buttons=step_buttons(actions, "VisitView.transition", visit, CONFIRM_VISIT),
             overdue=[str(OVERDUE_LABELS[r]) for r in visit_overdue_reasons(visit, late_rectification,
                                                                             late_return_visit, now)],
             items=[{"seq": i.seq, "service_item": ServiceItem.label_of(i.service_item), "result": i.result,
@@ -309,7 +307,7 @@ class VisitView(DomainModelView):
                             "state": str(RETURN_VISIT_STATES.get(rv.state, rv.state)),
                             "overdue": visits.return_visit_overdue(rv, today)} for rv in return_visits],
             archived=archived, summary=summary,
-            timeline=[timeline_entry(s, departments, items_by_id, numbers, state_of) for s in steps],
+            timeline_entries=visit_timeline(session, steps, departments, items_by_id, numbers, state_of),
             labels={**VISIT, **{f"item_{k}": v for k, v in ITEM.items()}, **{f"r_{k}": v for k, v in RECTIFICATION.items()}},
             may_show_rectification=may("can_show", "RectificationView"),
             may_show_return_visit=may("can_show", "ReturnVisitView"),
@@ -333,45 +331,27 @@ class VisitView(DomainModelView):
             abort(404)
         session, actor = db.session, current_actor()
         nc_items, departments = self._step_context(visit, action)
-        form = visit_step_form(action, nc_items, departments)(
-            formdata=request.form if request.method == "POST" else None)
-        for name in REQUIRED_FIELDS.get(action, ()):
-            form[name].flags.required = True
-        status, rows = 200, None
+        form, closed = open_step_form(
+            visit_step_form(step, nc_items, departments), step, visit, lambda: visits.allowed_steps(session, visit, actor),
+            _l("“%(action)s” is not open to you for this visit now.", action=step.label))
+        status = 200
+        if closed:
+            return closed
         if request.method == "GET":
-            if step not in visits.allowed_steps(session, visit, actor):
-                flash(str(_l("“%(action)s” is not open to you for this visit now.", action=step.label)), "warning")
-                return redirect(url_for(".show", pk=pk))
-            form.version.data = visit.version
             if action == "visit":
                 form.visited_at.data = f"{calendar.local_now():%Y-%m-%dT%H:%M}"
                 form.companions.data = visit.companions or ""
         elif form.validate():
-            values, rows = visit_step_values(action, form, nc_items)
+            values, rows = visit_step_values(step, form, nc_items)
             number = visit.number
-            try:
-                with unit_of_work(session):
-                    visits.transition(session, visit, action, actor, form.version.data, values,
-                                      comment=form.comment.data)
-                    target = visit.state
-            except ValidationError as err:
-                status = err.status
-                for name, message in err.errors.items():
-                    if name in ("items", "rectifications"):
-                        flash(rows.name(message) if rows else str(message), "danger")
-                    elif name in form and name != "csrf_token":
-                        form[name].errors = [*form[name].errors, str(message)]
-                    else:
-                        flash(str(message), "danger")
-                flash(str(err.message), "danger")
-            except DomainError as err:
-                status = err.status
-                flash(str(err), "danger")
-            else:
+            target, refusal = attempt(session, lambda: visits.transition(
+                session, visit, action, actor, form.version.data, values, comment=form.comment.data).state)
+            if refusal is None:
                 flash(str(_l("%(number)s: “%(action)s” recorded; the visit is now “%(state)s”.", number=number,
                              action=step.label, state=VisitState.label_of(target))), "success")
                 return redirect(url_for(".show", pk=pk))
-            session.rollback()
+            status = refusal.flash(form, name_rows={name: rows.name for name in ("items", "rectifications")}
+                                   if rows else None)
             visit = self._visible(pk)
             nc_items, departments = self._step_context(visit, action)
         else:
@@ -400,14 +380,12 @@ class VisitView(DomainModelView):
     @permission_name("print")
     def print_forms(self, pk):
         visit = self._visible(pk)
-        try:
-            with unit_of_work(db.session):
-                records = printing.print_visit_forms(db.session, visit, current_actor(), may_reveal())
-                numbers = [record.number for record in records]
-        except DomainError as err:
-            flash(str(err), "danger")
-        else:
+        numbers, refusal = attempt(db.session, lambda: [record.number for record in printing.print_visit_forms(
+            db.session, visit, current_actor())])  # printed as the user may see it: the domain decides
+        if refusal is None:
             flash(str(_l("Printed and filed as %(numbers)s.", numbers="、".join(numbers))), "success")
+        else:
+            refusal.flash()
         return redirect(url_for(".show", pk=pk))
 
     def _visible(self, pk) -> Visit:
