@@ -68,7 +68,7 @@ def walk(session, complaint, actions, users, eng_department):
     return complaint
 
 
-# Which role may take which step in which state: tests/unit/test_workflow_matrix.py (written from SPEC §3).
+# Which role may take which step in which state: tests/domain/test_workflow_matrix.py (written from SPEC §3).
 
 
 def test_a_refusal_for_missing_fields_changes_nothing(ctx, users, eng):

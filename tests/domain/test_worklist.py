@@ -12,7 +12,7 @@ from app import audit
 from app.domain import worklist
 from app.models import Complaint, Department, Rectification, UserDepartment
 from tests.conftest import USERNAMES
-from tests.unit.test_visits import departments, rect_step, visit_in  # noqa: F401  (departments: a fixture)
+from tests.domain.test_visits import departments, rect_step, visit_in  # noqa: F401  (departments: a fixture)
 
 
 def _status(app, session, record) -> str:
