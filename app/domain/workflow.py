@@ -7,7 +7,13 @@ A `Workflow` declares, for one model:
   take it in some cases). A step that behaves differently says so in its row, never by its name here.
 - `waits`: per state, which parties act next and which deadlines run (the first one set is "the"
   due, every one passed is overdue) — read by my-work, the reminders, the overdue filters and the
-  one-line status text alike (app.domain.worklist).
+  one-line status text alike (app.domain.worklist). A wait with a `when` says, in `meanwhile`, what
+  the record waits on while no party's step is due («待各部门整改»).
+- `actions`: the label of each action, a table of app.labels (the only copy: each step gets its
+  label from it); `reads`: the relationships the worklist reads on a waiting record.
+
+A `Party` names its people twice, once per record (`people`, in Python) and once for one person in SQL
+(`where`: everyone_of, person_or, department_or, through), so that my-work reads one person's records only.
 
 `transition()` checks, in this order: the version read, the action, the state, the role, the
 department scope, a pending approval, the record's condition, the fields (all errors at once), the
