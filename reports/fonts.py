@@ -138,6 +138,8 @@ def markup(text) -> str:
 
 # A break may fall anywhere between two CJK characters; a run of other characters (a Latin word, a number,
 # ASCII punctuation) stays together with its trailing spaces unless it alone is wider than the line.
+# Closing punctuation that Chinese typesetting never puts at the start of a line.
+NO_LINE_START = frozenset("，。、；：！？）》」』】〕〉…—·％，．；：！？）")
 _TOKEN = re.compile(r"[\u0021-\u2e7f\uff61-\uffdc]+ *| +|.", re.S)
 
 
@@ -167,14 +169,19 @@ def wrap_lines(text: str, width: float, size: float) -> tuple[str, ...]:
             if used + text_width(token.rstrip(" "), size) <= width:
                 line, used = line + token, used + w
                 continue
+            carry = ""
             if line.strip(" "):
+                if token[0] in NO_LINE_START and len(line) > 1 and ord(line[-1]) >= 0x2E80 \
+                        and line[-1] not in NO_LINE_START:
+                    line, carry = line[:-1], line[-1]  # 。 never starts a line: its character goes with it
                 lines.append(line.rstrip(" "))
                 line, used = "", 0.0
             if token.strip(" ") == "":
                 continue  # spaces at a break are the break
-            if text_width(token.rstrip(" "), size) <= width:
-                line, used = token, w
+            if text_width(carry + token.rstrip(" "), size) <= width:
+                line, used = carry + token, text_width(carry, size) + w
                 continue
+            line, used = carry, text_width(carry, size)
             for char in token:  # a word wider than the line: break it between characters
                 cw = _char_width(char, size)
                 if used + cw > width and line:
