@@ -164,8 +164,13 @@ class Grid:
                  ("TOPPADDING", (0, 0), (-1, -1), PAD_TOP), ("BOTTOMPADDING", (0, 0), (-1, -1), PAD_BOTTOM),
                  ("VALIGN", (0, 0), (-1, -1), "TOP"),
                  ("BOX", (0, 0), (-1, -1), 0.5, LINE), ("LINEAFTER", (0, 0), (-2, -1), 0.5, LINE)]
+        if len(set(self.columns)) == 1:  # one command for all (a ledger page has hundreds of cells)
+            column = self.columns[0]
+            style.append(("FONT", (0, first), (-1, -1), FONT_NAME, column.size, column.leading))
+        else:
+            style += [("FONT", (c, first), (c, -1), FONT_NAME, column.size, column.leading)
+                      for c, column in enumerate(self.columns)]
         for c, column in enumerate(self.columns):
-            style.append(("FONT", (c, first), (c, -1), FONT_NAME, column.size, column.leading))
             if column.align != "LEFT":
                 style.append(("ALIGN", (c, first), (c, -1), column.align))
             if column.shaded:
