@@ -139,7 +139,7 @@ def markup(text) -> str:
 # A break may fall anywhere between two CJK characters; a run of other characters (a Latin word, a number,
 # ASCII punctuation) stays together with its trailing spaces unless it alone is wider than the line.
 # Closing punctuation that Chinese typesetting never puts at the start of a line.
-NO_LINE_START = frozenset("，。、；：！？）》」』】〕〉…—·％，．；：！？）")
+NO_LINE_START = frozenset("，。、；：！？）》」』】〕〉…—·％．),.;:!?%]}")
 _TOKEN = re.compile(r"[\u0021-\u2e7f\uff61-\uffdc]+ *| +|.", re.S)
 
 
