@@ -21,13 +21,20 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 install: $(VENV)/.installed fonts
 
-# Printed forms embed a Chinese TrueType font (reports/base.py): Debian's fonts-wqy-microhei.
+# Printed forms embed a Chinese TrueType font (reports/fonts.py): Debian's fonts-wqy-microhei, and for the
+# characters it lacks (CJK Extension A and B: 䶮, 𠮷 in names) the fallback fonts-hanazono.
 FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+FALLBACK_FONT_FILE := /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 fonts:
 	@if [ -z "$$KEFU_CJK_FONT" ] && [ ! -f $(FONT_FILE) ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    apt-get install -y -qq fonts-wqy-microhei >/dev/null || (apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei >/dev/null); \
 	  else echo "WARNING: printing needs a Chinese font: sudo apt-get install fonts-wqy-microhei (or set KEFU_CJK_FONT)"; fi; \
+	fi
+	@if [ ! -f $(FALLBACK_FONT_FILE) ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq fonts-hanazono >/dev/null || (apt-get update -qq && apt-get install -y -qq fonts-hanazono >/dev/null); \
+	  else echo "WARNING: rare characters (䶮, 𠮷) print as empty boxes without sudo apt-get install fonts-hanazono"; fi; \
 	fi
 
 translations: install

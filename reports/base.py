@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from reportlab import rl_config
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -24,21 +22,18 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from . import fonts
+
 rl_config.invariant = 1
 
-FONT_NAME = "KefuCJK"
-# TrueType CJK fonts that ReportLab embeds (subset). Noto CJK (CFF outlines) is refused by ReportLab and
-# the built-in CID fonts are not embedded, so neither is used. KEFU_CJK_FONT names another file.
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-)
+FONT_NAME = fonts.MAIN
+FONT_CANDIDATES = fonts.MAIN_CANDIDATES
+FontMissing = fonts.FontMissing
+font_path = fonts.font_path
+register_font = fonts.register
 MARGIN = 14 * mm
 FRAME_PADDING = 6  # points: ReportLab's Frame pads each side by this much
 HEADER_HEIGHT = 24 * mm
@@ -50,27 +45,6 @@ QR_FORM = "KefuVerificationQR"
 # select (and add to the PDF, unembedded) Helvetica.
 FONT_ALL = ("FONTNAME", (0, 0), (-1, -1), FONT_NAME)
 SHADE = colors.Color(0.92, 0.92, 0.92)
-
-
-class FontMissing(RuntimeError):
-    pass
-
-
-@lru_cache(maxsize=1)
-def font_path() -> str:
-    configured = os.environ.get("KEFU_CJK_FONT")
-    for path in ((configured,) if configured else FONT_CANDIDATES):
-        if path and os.path.exists(path):
-            return path
-    raise FontMissing("No embeddable Chinese TrueType font found: apt-get install fonts-wqy-microhei "
-                      "(or set KEFU_CJK_FONT to a .ttf/.ttc file)")
-
-
-@lru_cache(maxsize=1)
-def register_font() -> str:
-    """Register the CJK font once per process; ReportLab embeds the subset of glyphs each PDF uses."""
-    pdfmetrics.registerFont(TTFont(FONT_NAME, font_path(), subfontIndex=0))
-    return FONT_NAME
 
 
 @dataclass(frozen=True)
@@ -85,8 +59,203 @@ class PrintContext:
     printed_by: str
 
 
+@dataclass(frozen=True)
+class Column:
+    """How one column's text is set: size and leading in points, alignment, shaded (a label column)."""
+
+    size: float = 8
+    leading: float = 10
+    align: str = "LEFT"
+    shaded: bool = False
+
+
+SMALL = Column(8, 10)
+TEXT = Column(9.5, 13)
+PAD_X, PAD_TOP, PAD_BOTTOM = 3, 1.5, 2.5  # cell padding; the bottom one holds the descenders of the last line
+
+
+class Lines(Flowable):
+    """Lines already broken to a cell's width, drawn run by run in the font each character needs (a cell
+    whose text is all in the main font is a plain string instead: Table draws those faster)."""
+
+    def __init__(self, lines, column: Column):
+        super().__init__()
+        self.lines, self.column = lines, column
+
+    def wrap(self, available_width, available_height):
+        self.width, self.height = available_width, len(self.lines) * self.column.leading
+        return self.width, self.height
+
+    def draw(self):
+        size, leading = self.column.size, self.column.leading
+        for k, line in enumerate(self.lines):
+            x = 0
+            if self.column.align != "LEFT":
+                spare = self.width - fonts.text_width(line, size)
+                x = spare / 2 if self.column.align == "CENTER" else spare
+            text = self.canv.beginText(x, self.height - size - k * leading)
+            for font, chunk in fonts.runs(line):
+                text.setFont(font, size, leading)
+                text.textOut(chunk)
+            self.canv.drawText(text)
+
+
+class Grid:
+    """What every page's piece of one table shares: columns, widths, the header row, the least height of a
+    row (room to write by hand), and the cells already laid out. A row is laid out as one or more pieces:
+    each cell's text broken into lines that fit its column, and a row taller than MAX_PIECE points cut
+    between lines into pieces, so that a row of any length flows over pages and no piece outgrows one."""
+
+    MAX_PIECE = 120  # points; a page's frame is never lower than three of them
+
+    def __init__(self, head: list | None, widths: list[float], columns: list[Column], head_column: Column = SMALL,
+                 min_height: float | None = None):
+        self.widths, self.columns, self.min_height = widths, columns, min_height
+        self.head_column = head_column
+        self.head = None
+        self.head_height = 0.0
+        if head is not None:
+            head_cols = [head_column] * len(widths)
+            lines = [self._lines(value, c, head_cols[c]) for c, value in enumerate(head)]
+            self.head = [self._cell(part, head_cols[c]) for c, part in enumerate(lines)]
+            self.head_height = max(max(1, len(part)) * head_cols[c].leading for c, part in enumerate(lines)) \
+                + PAD_TOP + PAD_BOTTOM
+        self.cache: dict[int, list] = {}
+
+    def _lines(self, value, c: int, column: Column) -> tuple[str, ...]:
+        text = "" if value is None else str(value)
+        return fonts.wrap_lines(text, self.widths[c] - 2 * PAD_X, column.size) if text else ()
+
+    @staticmethod
+    def _cell(lines, column: Column):
+        if not lines:
+            return ""
+        if all(fonts.main_chars().issuperset(line) for line in lines):
+            return "\n".join(lines)
+        return Lines(lines, column)
+
+    def pieces(self, index: int, row: list) -> list[tuple[list, float]]:
+        """Row `index` as (cells, height) pieces, cached until the row is printed."""
+        found = self.cache.get(index)
+        if found is not None:
+            return found
+        lines = [self._lines(value, c, self.columns[c]) for c, value in enumerate(row)]
+        per_piece = [max(1, int((self.MAX_PIECE - PAD_TOP - PAD_BOTTOM) // col.leading)) for col in self.columns]
+        count = max([1] + [-(-len(part) // per_piece[c]) for c, part in enumerate(lines)])
+        pieces = []
+        for j in range(count):
+            cells, height = [], 0.0
+            for c, part in enumerate(lines):
+                column, chunk = self.columns[c], part[j * per_piece[c]:(j + 1) * per_piece[c]]
+                cells.append(self._cell(chunk, column))
+                height = max(height, max(1, len(chunk)) * column.leading)
+            pieces.append((cells, height + PAD_TOP + PAD_BOTTOM))
+        if self.min_height:
+            short = self.min_height - sum(height for _cells, height in pieces)
+            if short > 0:
+                pieces[-1] = (pieces[-1][0], pieces[-1][1] + short)
+        self.cache[index] = pieces
+        return pieces
+
+    def style(self, row_ends: list[int]) -> list:
+        """Few commands: ReportLab applies each to every cell of the page's table."""
+        first = 1 if self.head is not None else 0
+        style = [("LEFTPADDING", (0, 0), (-1, -1), PAD_X), ("RIGHTPADDING", (0, 0), (-1, -1), PAD_X),
+                 ("TOPPADDING", (0, 0), (-1, -1), PAD_TOP), ("BOTTOMPADDING", (0, 0), (-1, -1), PAD_BOTTOM),
+                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                 ("BOX", (0, 0), (-1, -1), 0.5, LINE), ("LINEAFTER", (0, 0), (-2, -1), 0.5, LINE)]
+        if len(set(self.columns)) == 1:  # one command for all (a ledger page has hundreds of cells)
+            column = self.columns[0]
+            style.append(("FONT", (0, first), (-1, -1), FONT_NAME, column.size, column.leading))
+        else:
+            style += [("FONT", (c, first), (c, -1), FONT_NAME, column.size, column.leading)
+                      for c, column in enumerate(self.columns)]
+        for c, column in enumerate(self.columns):
+            if column.align != "LEFT":
+                style.append(("ALIGN", (c, first), (c, -1), column.align))
+            if column.shaded:
+                style.append(("BACKGROUND", (c, first), (c, -1), SHADE))
+        if self.head is not None:
+            head = self.head_column
+            style += [("FONT", (0, 0), (-1, 0), FONT_NAME, head.size, head.leading),
+                      ("BACKGROUND", (0, 0), (-1, 0), SHADE), ("LINEBELOW", (0, 0), (-1, 0), 0.5, LINE)]
+            if head.align != "LEFT":
+                style.append(("ALIGN", (0, 0), (-1, 0), head.align))
+        style += [("LINEBELOW", (0, r), (-1, r), 0.5, LINE) for r in row_ends]
+        return style
+
+
+class RepeatingTable(Flowable):
+    """The rows of a table, laid out page by page: each page gets a Table of the header and the row pieces
+    that fit there (heights known in advance, so ReportLab measures nothing). ReportLab's own Table would
+    re-measure every remaining row on every page (quadratic in the rows), and cannot split inside a row;
+    this stays linear and splits a long row between its lines."""
+
+    def __init__(self, grid: Grid, rows: list[list], start: int = 0, piece: int = 0):
+        super().__init__()
+        self.grid, self.rows, self.start, self.piece = grid, rows, start, piece
+        self._table: Table | None = None
+        self._table_height = None
+        self._next = (start, piece)
+
+    def _window(self, available_height: float) -> Table:
+        if self._table is not None and self._table_height == available_height:
+            return self._table  # wrap() then split() on the same page: build the window once
+        grid = self.grid
+        self._table_height = available_height
+        used = grid.head_height
+        cells, heights, row_ends = [], [], []
+        index, piece = self.start, self.piece
+        while index < len(self.rows):
+            pieces = grid.pieces(index, self.rows[index])
+            row_cells, height = pieces[piece]
+            if used + height > available_height:
+                break
+            cells.append(row_cells)
+            heights.append(height)
+            used += height
+            piece += 1
+            if piece == len(pieces):
+                row_ends.append(len(cells) - (0 if grid.head is not None else 1))
+                index, piece = index + 1, 0
+        self._next = (index, piece)
+        self._fitted = len(cells)
+        data = ([grid.head] if grid.head is not None else []) + cells
+        if not data:
+            data, heights = [[""] * len(grid.widths)], [0]
+        table = Table(data, colWidths=grid.widths, rowHeights=([grid.head_height] if grid.head is not None else [])
+                      + heights)
+        table.setStyle(TableStyle(grid.style(row_ends)))
+        self._table = table
+        return table
+
+    @property
+    def _complete(self) -> bool:
+        return self._next[0] >= len(self.rows)
+
+    def wrap(self, available_width, available_height):
+        width, height = self._window(available_height).wrap(available_width, available_height)
+        if not self._complete or (self._fitted == 0 and self.rows):
+            height = available_height + 1  # more rows follow: ask the frame to split here
+        return width, height
+
+    def split(self, available_width, available_height):
+        table = self._window(available_height)
+        if self._fitted == 0:
+            return []  # not even one piece of a row fits under the header here: start on the next page
+        for index in range(self.start, self._next[0]):
+            self.grid.cache.pop(index, None)  # printed: let the memory go
+        if self._complete:
+            return [table]
+        return [table, RepeatingTable(self.grid, self.rows, *self._next)]
+
+    def draw(self):
+        self._table.drawOn(self.canv, 0, 0)
+
+
 class Kit:
-    """Styles and the building blocks forms are made of, in the form's font and page width."""
+    """Styles and the building blocks forms are made of, in the form's font and page width. Every block
+    that holds a record's text flows: its text wraps inside its cell and continues on the next page."""
 
     def __init__(self, width: float):
         font = register_font()
@@ -99,13 +268,11 @@ class Kit:
                                             spaceBefore=3 * mm, spaceAfter=1.5 * mm)
 
     def p(self, value, style=None) -> Paragraph:
-        """A wrapping paragraph of plain text (escaped; line breaks kept)."""
-        text = "" if value is None else str(value)
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
-        return Paragraph(text, style or self.text)
+        """A wrapping paragraph of plain text (escaped; line breaks kept; rare characters in a fallback font)."""
+        return Paragraph(fonts.markup(value), style or self.text)
 
     def heading(self, title: str) -> Paragraph:
-        return Paragraph(title, self.title)
+        return self.p(title, self.title)
 
     def section(self, title: str) -> Paragraph:
         return self.p(f"■ {title}", self.section_style)
@@ -124,12 +291,12 @@ class Kit:
                       ("ALIGN", (0, 0), (-1, header_rows - 1), "CENTER")]
         return style
 
-    def fields(self, pairs: list[tuple[str, object]], columns: int = 2, label_width: float = 28 * mm) -> Table:
-        """Label | value cells, `columns` pairs per row; long values wrap."""
+    def fields(self, pairs: list[tuple[str, object]], columns: int = 2, label_width: float = 28 * mm) -> RepeatingTable:
+        """Label | value cells, `columns` pairs per row; long values wrap and flow over pages."""
         value_width = (self.width - columns * label_width) / columns
         rows, row = [], []
         for label, value in pairs:
-            row += [self.p(label, self.small), self.p(value)]
+            row += [label, value]
             if len(row) == 2 * columns:
                 rows.append(row)
                 row = []
@@ -137,100 +304,37 @@ class Kit:
             rows.append(row + [""] * (2 * columns - len(row)))
         if not rows:
             rows = [[""] * (2 * columns)]
-        table = Table(rows, colWidths=[label_width, value_width] * columns)
-        style = self.grid_style()
-        style += [("BACKGROUND", (c, 0), (c, -1), SHADE) for c in range(0, 2 * columns, 2)]
-        table.setStyle(TableStyle(style))
-        return table
+        label = Column(SMALL.size, SMALL.leading, shaded=True)
+        grid = Grid(None, [label_width, value_width] * columns, [label, TEXT] * columns)
+        return RepeatingTable(grid, rows)
 
     def table(self, header: list[str], rows: list[list], widths: list[float],
               wrap: frozenset[int] = frozenset(), row_height: float | None = None) -> RepeatingTable:
-        """A table whose header row repeats on every page; columns in `wrap` wrap as paragraphs (the
-        others are single lines: cheaper, and what a ledger wants). `row_height` leaves room to write by hand."""
+        """A table whose header row repeats on every page. Every column wraps inside its cell (`wrap` is
+        kept for callers; it no longer matters). `row_height` is the least height of a row: room to write
+        by hand; a longer text makes its row taller."""
         scale = self.width / sum(widths)
-        style = [  # few commands: ReportLab applies each to every cell of every page's table
-            ("FONT", (0, 0), (-1, -1), FONT_NAME, 8, 10),
-            ("GRID", (0, 0), (-1, -1), 0.5, LINE),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-        ]
-        return RepeatingTable([self.p(h, self.small) for h in header], rows, [w * scale for w in widths],
-                              style, cell=lambda i, value: self.p(value, self.small) if i in wrap else
-                              ("" if value is None else str(value)), row_height=row_height)
+        grid = Grid(header, [w * scale for w in widths], [SMALL] * len(widths),
+                    head_column=Column(SMALL.size, SMALL.leading, align="CENTER"), min_height=row_height)
+        return RepeatingTable(grid, rows)
 
     def signatures(self, labels: list[str]) -> Table:
-        """Boxes with a label and a date line, left empty for a pen."""
-        cells = [[self.p(f"{label}："), Spacer(1, 12 * mm), self.p("日期：　　　年　　月　　日")] for label in labels]
-        table = Table([cells], colWidths=[self.width / len(labels)] * len(labels), rowHeights=[24 * mm])
+        """Boxes with a label and a date line, left empty for a pen (at least 24 mm high)."""
+        cells = [[self.p(f"{label}："), Spacer(1, 13 * mm), self.p("日期：　　　年　　月　　日")] for label in labels]
+        table = Table([cells], colWidths=[self.width / len(labels)] * len(labels))
         table.setStyle(TableStyle([FONT_ALL, ("BOX", (0, 0), (-1, -1), 0.5, LINE), ("INNERGRID", (0, 0), (-1, -1), 0.5, LINE),
                                    ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         return table
 
-    def box(self, label: str, height: float, content: str = "") -> Table:
-        """A large empty (or filled) box with its label above, for handwriting."""
-        table = Table([[self.p(label, self.small)], [self.p(content)]], colWidths=[self.width],
-                      rowHeights=[None, height])
-        table.setStyle(TableStyle([FONT_ALL, ("BOX", (0, 0), (-1, -1), 0.5, LINE), ("LINEBELOW", (0, 0), (-1, 0), 0.5, LINE),
-                                   ("BACKGROUND", (0, 0), (-1, 0), SHADE), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        return table
+    def box(self, label: str, height: float, content: str = "") -> RepeatingTable:
+        """A large empty (or filled) box with its label above, for handwriting: at least `height` high; a
+        longer text makes it taller and flows over pages, the label repeated on each."""
+        grid = Grid([label], [self.width], [TEXT], min_height=height)
+        return RepeatingTable(grid, [[content]])
 
     @staticmethod
     def gap(height: float = 3 * mm) -> Spacer:
         return Spacer(1, height)
-
-
-class RepeatingTable(Flowable):
-    """The rows of a long table, laid out page by page: each page gets a Table of the header and the
-    rows that fit there, built from a window of rows just larger than a page can hold. ReportLab's own
-    Table would re-measure every remaining row on every page (quadratic in the rows); this stays linear.
-    """
-
-    MIN_ROW_HEIGHT = 13  # points (8 pt text on a 10 pt leading, 3.5 pt padding): a page holds no more rows
-
-    def __init__(self, head: list, rows: list[list], widths: list[float], style: list, cell, start: int = 0,
-                 row_height: float | None = None):
-        super().__init__()
-        self.head, self.rows, self.widths, self.style, self.cell, self.start = head, rows, widths, style, cell, start
-        self.row_height = row_height
-        self._table: Table | None = None
-        self._table_height = None
-        self._complete = False
-
-    def _window(self, available_height: float) -> Table:
-        if self._table is not None and self._table_height == available_height:
-            return self._table  # wrap() then split() on the same page: build the window once
-        self._table_height = available_height
-        count = int(available_height // self.MIN_ROW_HEIGHT) + 1
-        chunk = self.rows[self.start:self.start + count]
-        body = [[self.cell(i, value) for i, value in enumerate(row)] for row in chunk]
-        heights = [None] + [self.row_height] * len(body) if self.row_height else None
-        table = Table([self.head, *body], colWidths=self.widths, repeatRows=1, rowHeights=heights)
-        table.setStyle(TableStyle(self.style))
-        self._complete = self.start + count >= len(self.rows)
-        self._table = table
-        return table
-
-    def wrap(self, available_width, available_height):
-        width, height = self._window(available_height).wrap(available_width, available_height)
-        if not self._complete and height <= available_height:
-            height = available_height + 1  # more rows follow: ask the frame to split here
-        return width, height
-
-    def split(self, available_width, available_height):
-        parts = self._window(available_height).split(available_width, available_height)
-        if not parts:
-            return []
-        fitted = len(parts[0]._cellvalues) - 1  # body rows on this page
-        if fitted <= 0:
-            return []
-        rest = RepeatingTable(self.head, self.rows, self.widths, self.style, self.cell, self.start + fitted,
-                              self.row_height)
-        return [parts[0], rest] if self.start + fitted < len(self.rows) else [parts[0]]
-
-    def draw(self):
-        self._table.drawOn(self.canv, 0, 0)
 
 
 def qr_modules(value: str) -> list[list[bool]]:
@@ -282,31 +386,38 @@ def _canvas_class(form, context: PrintContext):
     return FormCanvas
 
 
+def draw_text(canvas, x: float, y: float, text: str, size: float, right: bool = False) -> None:
+    """One line of the page template, each character in a font that has it (a printer's or company's
+    name may use a rare character as much as a customer's)."""
+    text = fonts.clean(text).replace("\n", " ")
+    if right:
+        x -= fonts.text_width(text, size)
+    line = canvas.beginText(x, y)
+    for font, chunk in fonts.runs(text):
+        line.setFont(font, size)
+        line.textOut(chunk)
+    canvas.drawText(line)
+
+
 def draw_frame(canvas, form, context: PrintContext, page: int, total: int) -> None:
     width, height = canvas._pagesize
-    font = FONT_NAME
     top = height - MARGIN
     canvas.saveState()
-    canvas.setFont(font, 10)
-    canvas.drawString(MARGIN, top - 10, context.company)
-    canvas.setFont(font, 9)
-    canvas.drawRightString(width - MARGIN, top - 10, f"表单编号：{form.CODE} {form.EDITION}")
-    canvas.drawRightString(width - MARGIN, top - 23, f"档案号：{context.archive_number}")
-    canvas.setFont(font, 12)
-    canvas.drawString(MARGIN, top - 24, form.TITLE)
+    draw_text(canvas, MARGIN, top - 10, context.company, 10)
+    draw_text(canvas, width - MARGIN, top - 10, f"表单编号：{form.CODE} {form.EDITION}", 9, right=True)
+    draw_text(canvas, width - MARGIN, top - 23, f"档案号：{context.archive_number}", 9, right=True)
+    draw_text(canvas, MARGIN, top - 24, form.TITLE, 12)
     canvas.setLineWidth(0.8)
     canvas.line(MARGIN, top - 30, width - MARGIN, top - 30)
 
     bottom = MARGIN
     canvas.line(MARGIN, bottom + QR_SIZE + 3, width - MARGIN, bottom + QR_SIZE + 3)
-    canvas.setFont(font, 9)
-    canvas.drawString(MARGIN, bottom + QR_SIZE - 10, f"第 {page} 页 / 共 {total} 页")
-    canvas.setFont(font, 8)
-    canvas.drawString(MARGIN, bottom + QR_SIZE - 24,
-                      f"打印：{context.printed_by}　{context.printed_at:%Y-%m-%d %H:%M}")
-    canvas.drawString(MARGIN, bottom + QR_SIZE - 36, f"验证码：{context.archive_number} {context.verify_code}")
-    canvas.drawRightString(width - MARGIN - QR_SIZE - 4, bottom + QR_SIZE - 24, "扫码核验本页与归档文件是否一致")
-    canvas.drawRightString(width - MARGIN - QR_SIZE - 4, bottom + QR_SIZE - 36, context.verify_url)
+    draw_text(canvas, MARGIN, bottom + QR_SIZE - 10, f"第 {page} 页 / 共 {total} 页", 9)
+    draw_text(canvas, MARGIN, bottom + QR_SIZE - 24,
+              f"打印：{context.printed_by}　{context.printed_at:%Y-%m-%d %H:%M}", 8)
+    draw_text(canvas, MARGIN, bottom + QR_SIZE - 36, f"验证码：{context.archive_number} {context.verify_code}", 8)
+    draw_text(canvas, width - MARGIN - QR_SIZE - 4, bottom + QR_SIZE - 24, "扫码核验本页与归档文件是否一致", 8, right=True)
+    draw_text(canvas, width - MARGIN - QR_SIZE - 4, bottom + QR_SIZE - 36, context.verify_url, 8, right=True)
     canvas.translate(width - MARGIN - QR_SIZE, bottom)
     canvas.doForm(QR_FORM)
     canvas.restoreState()

@@ -7,7 +7,9 @@ CODE, EDITION, TITLE, LANDSCAPE = "KF/QR-05", "A/0", "投诉台帐", True
 
 HEADER = ["序号", "投诉编号", "受理日期", "渠道", "客户", "房号", "类别", "级别", "摘要", "责任部门", "状态",
           "关闭日期", "用时(工作日)", "满意度", "超时", "首问责任人"]
-WIDTHS = [9, 22, 17, 15, 20, 28, 17, 9, 42, 17, 14, 17, 12, 12, 9, 19]
+# Points on the landscape frame (750 pt): each sized to the value it usually holds on one line (a longer
+# one wraps inside its cell): the number, a date, 信函传真邮件, a unit, the 13-character summary.
+WIDTHS = [29, 62, 47, 55, 58, 78, 39, 23, 111, 46, 31, 47, 30, 22, 22, 50]
 SUMMARY_CHARS = 13  # what fits on one line of the summary column
 
 
