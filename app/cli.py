@@ -92,7 +92,8 @@ def register_cli(app) -> None:
             with db.engine.connect().execution_options(read_only=True) as conn:
                 result = archive.verify(conn)
         except Exception as exc:  # noqa: BLE001 — a clear line and exit 1, never a traceback
-            click.echo(f"archive verify: {_l('FAILED: the archive could not be checked: %(error)s', error=exc)}",
+            error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            click.echo(f"archive verify: {_l('FAILED: the archive could not be checked: %(error)s', error=error)}",
                        err=True)
             sys.exit(1)
         for path in result.quarantined:

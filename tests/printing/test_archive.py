@@ -287,3 +287,17 @@ def test_the_return_visit_record_carries_the_visit(app, ctx, users, artifacts):
                      complaint.return_visit_record.replace(" ", "")[:10]):
         assert expected in flat, expected
     read.first_page_png(stored(app, record), artifacts / "return_visit")
+
+
+def test_archive_verify_on_a_database_it_cannot_read_says_so_in_one_line(tmp_path):
+    from app import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'never-migrated.db'}"))
+    result = app.test_cli_runner().invoke(args=["archive", "verify"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        "archive verify: 失败：无法检测档案：(sqlite3.OperationalError) no such table: archive_record"]
+    with app.app_context():
+        db.engine.dispose()
