@@ -329,7 +329,7 @@ def verify(connection) -> VerifyResult:
       code, retention and print time in its XMP metadata;
     - integrity: every record has its file, no file lies in the archive unregistered, and the archive
       numbers of each year run from 1 with no gap (up to the year's counter);
-    - usability: each file opens as a PDF and is identified as PDF/A in its XMP metadata.
+    - usability: each file opens as a PDF, is not encrypted and is identified as PDF/A in its XMP metadata.
     Nothing is changed: records and files are only read."""
     result = VerifyResult()
     registered = set()
@@ -382,6 +382,7 @@ def _check_pdf(path: Path, row) -> list:
         with pikepdf.open(path) as pdf:
             stream = pdf.Root.get("/Metadata")
             packet = stream.read_bytes() if stream is not None else b""
+            encrypted = pdf.is_encrypted
     except Exception as exc:  # noqa: BLE001 — whatever the parser says, the file is not usable
         return [_l("%(number)s: the file cannot be read as a PDF (%(path)s): %(error)s", number=number,
                    path=relative, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]
@@ -389,6 +390,8 @@ def _check_pdf(path: Path, row) -> list:
         metadata = pdfa.read_xmp(packet) if packet else {}
     except ValueError:
         metadata = {}  # not XML: no PDF/A identification either
+    if encrypted:  # PDF/A forbids it: a key lost is a record lost
+        return [_l("%(number)s: the file is encrypted (%(path)s)", number=number, path=relative)]
     if metadata.get("pdfaid:part") != "2" or (metadata.get("pdfaid:conformance") or "").upper() != "B":
         return [_l("%(number)s: the file is not identified as PDF/A-2b in its XMP metadata (%(path)s)",
                    number=number, path=relative)]

@@ -180,6 +180,17 @@ def without_xmp(path: Path) -> bytes:
     return out.getvalue()
 
 
+def encrypted(path: Path) -> bytes:
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(path.read_bytes())) as pdf:
+        out = io.BytesIO()
+        pdf.save(out, encryption=pikepdf.Encryption(owner="owner", user="", R=6))
+    return out.getvalue()
+
+
 def delete_record_by_hand(app, number: str) -> None:
     """What no code of Kefu can do (the triggers refuse it): a row deleted with the guard lifted."""
     with app.app_context(), db.engine.begin() as conn:
@@ -221,6 +232,7 @@ TAMPERING = {
     "stripped XMP": (lambda app, n, p: rewrite(p, without_xmp(p)),
                      ["{n}：归档文件的 XMP 元数据中没有 PDF/A-2b 标识（{p}）", "{n}：归档文件被改动（{p}）：SHA-256"]),
     "deleted file": (lambda app, n, p: p.unlink(), ["{n}：归档文件缺失（{p}）"]),
+    "encrypted file": (lambda app, n, p: rewrite(p, encrypted(p)), ["{n}：归档文件被加密（{p}）"]),
     "not a PDF": (lambda app, n, p: rewrite(p, b"this is no PDF at all"), ["{n}：归档文件无法作为 PDF 读取（{p}）"]),
     "metadata of another number": (
         lambda app, n, p: rewrite(p, p.read_bytes().replace(n.encode(), (n[:-1] + "9").encode())),
