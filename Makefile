@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run
 DEMO_PASSWORD ?= kefu-demo-2026
 export KEFU_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: install fonts translations run test test-sqlite test-postgresql test-postgresql-main test-postgresql-fuzz \
+.PHONY: install fonts icc translations run test test-sqlite test-postgresql test-postgresql-main test-postgresql-fuzz \
 	bench lint extract-messages
 
 $(BIN)/activate:
@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-install: $(VENV)/.installed fonts
+install: $(VENV)/.installed fonts icc
 
 # Printed forms embed a Chinese TrueType font (reports/fonts.py): Debian's fonts-wqy-microhei, and for the
 # characters it lacks (CJK Extension A and B: 䶮, 𠮷 in names) the fallback fonts-hanazono.
@@ -37,6 +37,15 @@ fonts:
 	  else echo "WARNING: rare characters (䶮, 𠮷) print as empty boxes without sudo apt-get install fonts-hanazono"; fi; \
 	fi
 
+# Archived PDFs are PDF/A-2b with an sRGB output intent (reports/pdfa.py): Debian's icc-profiles-free.
+ICC_FILE := /usr/share/color/icc/sRGB.icc
+icc:
+	@if [ -z "$$KEFU_SRGB_ICC" ] && [ ! -f $(ICC_FILE) ] && [ ! -f /usr/share/color/icc/colord/sRGB.icc ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq icc-profiles-free >/dev/null || (apt-get update -qq && apt-get install -y -qq icc-profiles-free >/dev/null); \
+	  else echo "WARNING: printing needs an sRGB ICC profile: sudo apt-get install icc-profiles-free (or set KEFU_SRGB_ICC)"; fi; \
+	fi
+
 translations: install
 	$(BIN)/pybabel compile --use-fuzzy -f -d app/translations -D messages
 
@@ -44,15 +53,22 @@ extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o app/translations/messages.pot .
 	$(BIN)/pybabel update -N -i app/translations/messages.pot -d app/translations -l zh
 
+# `make run PORT=5077 HOST=0.0.0.0`: flask run reads FLASK_RUN_HOST/FLASK_RUN_PORT, and so does
+# config.public_url() for the address printed forms' QR codes open (unless KEFU_PUBLIC_URL is set).
+HOST ?= 127.0.0.1
+PORT ?= 5000
+run: export FLASK_RUN_HOST = $(HOST)
+run: export FLASK_RUN_PORT = $(PORT)
 run: translations
 	$(FLASK) db upgrade
 	$(FLASK) roles sync
 	$(FLASK) demo load --password '$(DEMO_PASSWORD)'
 	@echo ""
-	@echo "  Kefu is served at http://127.0.0.1:5000"
+	@echo "  Kefu is served at http://$(HOST):$(PORT)"
+	@echo "  Printed forms' QR codes open $$($(BIN)/python -c 'import config; print(config.public_url())')"
 	@echo "  Logins (password: $(DEMO_PASSWORD)): admin, cs_staff, cs_manager, eng_staff, pm_staff, archivist, gm, auditor"
 	@echo ""
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run
 
 # Every test on both databases, in three runs side by side on the two cores: SQLite, PostgreSQL, and
 # PostgreSQL's API fuzzing (a quarter of its run) apart, so that no run is left alone at the end while

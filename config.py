@@ -49,6 +49,24 @@ def audit_key(folder: Path) -> str:
     return key_file.read_text().strip()
 
 
+def public_url(environ=os.environ) -> str:
+    """What a printed QR code and verification URL open: KEFU_PUBLIC_URL, the one setting for it.
+    Unset, the address the app is served on when started with `flask run` (or `make run PORT=...`,
+    which passes the same FLASK_RUN_HOST and FLASK_RUN_PORT to `flask run`): http://<host>:<port>,
+    127.0.0.1 for a wildcard host, port 5000 by default. Never the Host header of a request, which the
+    client chooses: a permanent record must not carry an address a visitor typed."""
+    configured = (environ.get("KEFU_PUBLIC_URL") or "").strip()
+    if configured:
+        return configured.rstrip("/")
+    host = (environ.get("FLASK_RUN_HOST") or "").strip()
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    port = (environ.get("FLASK_RUN_PORT") or "").strip() or "5000"
+    return f"http://{host}:{port}"
+
+
 class Config:
     INSTANCE_DIR = instance_dir()
     SECRET_KEY = secret_key(INSTANCE_DIR)
@@ -112,4 +130,4 @@ class Config:
     IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
     KEFU_ARCHIVE_DIR = str(INSTANCE_DIR / "archive")
     # The address printed in each form's QR code: scanning it opens /verify/<archive number>.
-    KEFU_PUBLIC_URL = os.environ.get("KEFU_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    KEFU_PUBLIC_URL = public_url()

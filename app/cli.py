@@ -10,6 +10,7 @@ from datetime import datetime
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 
@@ -74,26 +75,38 @@ def register_cli(app) -> None:
 
     @archive_group.command("verify")
     def archive_verify():
-        """Re-hash every archived file; exit 1 naming each missing, changed or unregistered file.
+        """Check the archive as DA/T 70 asks: authenticity (each file's SHA-256, SM3 and metadata
+        against its record), integrity (every record has its file, no unregistered file, no gap in
+        the archive numbers), usability (each file opens as a PDF and is PDF/A-identified). Exit 1
+        naming each problem, one line each.
 
         First the files a crashed print left under a number that never committed are moved to the
         archive's `.quarantine/` folder (safe while prints run: each year's counter is locked meanwhile).
         Every file in quarantine is listed; they are not part of the archive, so they alone do not fail
-        the check (exit 0)."""
+        the check (exit 0). Records and files are only read."""
         from app.domain import archive
 
-        for moved in archive.set_aside_leftovers(db.engine):
-            click.echo(f"archive verify: moved to quarantine (printed, never recorded): {moved}")
-        with db.engine.connect().execution_options(read_only=True) as conn:
-            result = archive.verify(conn)
+        try:
+            for moved in archive.set_aside_leftovers(db.engine):
+                click.echo(f"archive verify: {_l('moved to quarantine (printed, never recorded): %(path)s', path=moved)}")
+            with db.engine.connect().execution_options(read_only=True) as conn:
+                result = archive.verify(conn)
+        except Exception as exc:  # noqa: BLE001 — a clear line and exit 1, never a traceback
+            error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            click.echo(f"archive verify: {_l('FAILED: the archive could not be checked: %(error)s', error=error)}",
+                       err=True)
+            sys.exit(1)
         for path in result.quarantined:
-            click.echo(f"archive verify: in quarantine (not part of the archive): {path}")
+            click.echo(f"archive verify: {_l('in quarantine (not part of the archive): %(path)s', path=path)}")
+        for note in result.notes:
+            click.echo(f"archive verify: {note}")
         if result.ok:
-            click.echo(f"archive verify: OK, {result.count} files verified")
+            click.echo(f"archive verify: {_l('OK, %(count)s files verified', count=result.count)}")
             return
         for problem in result.problems:
             click.echo(f"archive verify: {problem}", err=True)
-        click.echo(f"archive verify: FAILED, {len(result.problems)} problem(s) among {result.count} records", err=True)
+        click.echo("archive verify: " + str(_l("FAILED, %(problems)s problem(s) among %(count)s records",
+                                               problems=len(result.problems), count=result.count)), err=True)
         sys.exit(1)
 
     @calendar_group.command("seed")

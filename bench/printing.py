@@ -141,17 +141,18 @@ def verify_files(count: int, runs: int = 3) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="kefu-bench-archive-"))
     app = migrated_app(f"sqlite:///{workdir / 'archive.db'}", KEFU_ARCHIVE_DIR=str(workdir / "archive"))
     context = base.PrintContext(company="示范置业集团", archive_number="KF-2026-000000", verify_url="http://x/",
-                                verify_code="0", printed_at=PRINTED_AT, printed_by="bench")
+                                verify_code="0", printed_at=PRINTED_AT, printed_by="bench", retention="永久")
     template = base.build(opinion_sheet, opinion_sheet.blank(), context).pdf
     rows = []
     folder = workdir / "archive" / "2026"
     folder.mkdir(parents=True)
     for i in range(1, count + 1):
         number = f"KF-2026-{i:06d}"
-        data = template + f"%kefu-bench {number}\n".encode()
+        # the number in the XMP metadata as well (same length: the PDF's offsets stay right)
+        data = template.replace(b"KF-2026-000000", number.encode()) + f"%kefu-bench {number}\n".encode()
         (folder / f"{number}.pdf").write_bytes(data)
         rows.append(dict(number=number, form="opinion_sheet", form_code="KF/QR-02", title="bench", file_path=f"2026/{number}.pdf",
-                         sha256=hashlib.sha256(data).hexdigest(), size=len(data), pages=1, content_sha256="0" * 64,
+                         sha256=hashlib.sha256(data).hexdigest(), sm3=hashlib.new("sm3", data).hexdigest(), size=len(data), pages=1, content_sha256="0" * 64,
                          verify_code="0", revision=1, printed_at=PRINTED_AT, printed_by_name="bench", version=1))
     rates, ok, problems = [], True, 0
     with app.app_context():

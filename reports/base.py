@@ -5,8 +5,9 @@ A form is a small module (see reports/forms/): CODE, EDITION, TITLE, LANDSCAPE a
 CJK TrueType font, the company header with the form code and the copy's archive number, the footer
 with `第 x 页 / 共 y 页`, who printed it and when, and the verification code (QR + text).
 
-Output is reproducible: ReportLab's invariant mode fixes the document's dates and id, so the same data
-printed with the same print time gives the same bytes (the archive hashes exactly those bytes).
+Every PDF is PDF/A-2b by construction (reports/pdfa.py: XMP metadata, sRGB output intent, the print
+time as creation date). Output is reproducible: ReportLab's invariant mode fixes the document's id, so
+the same data printed with the same print time gives the same bytes (the archive hashes exactly those bytes).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from . import fonts
+from . import fonts, pdfa
 
 rl_config.invariant = 1
 
@@ -57,6 +58,8 @@ class PrintContext:
     verify_code: str  # the same code, printed as text
     printed_at: datetime
     printed_by: str
+    record: str = ""  # the record printed, e.g. "complaint TS2026-000012" (PDF metadata)
+    retention: str = ""  # e.g. 永久 (PDF metadata)
 
 
 @dataclass(frozen=True)
@@ -360,11 +363,15 @@ def draw_qr(canvas, modules: list[list[bool]], size: float = QR_SIZE, border: in
 def _canvas_class(form, context: PrintContext):
     """A canvas that keeps every page until the end, so that the footer can say `共 y 页`."""
     modules = qr_modules(context.verify_url)
+    facts = pdfa.ArchiveFacts(context.archive_number, f"{form.CODE} {form.EDITION}", context.record,
+                              context.retention)
 
     class FormCanvas(pdf_canvas.Canvas):
         def __init__(self, *args, **kwargs):
             kwargs["initialFontName"] = FONT_NAME  # else ReportLab adds an unembedded Helvetica
+            kwargs["pdfVersion"] = pdfa.PDF_VERSION
             super().__init__(*args, **kwargs)
+            pdfa.apply(self, context.printed_at, facts)
             self._pages: list[dict] = []
 
         def showPage(self):
@@ -437,6 +444,12 @@ class Printed:
     pages: int
 
 
+def metadata_keywords(form, context: PrintContext) -> str:
+    """The Info dictionary's Keywords (and XMP pdf:Keywords): what an archivist searches a file by."""
+    parts = [context.archive_number, f"{form.CODE} {form.EDITION}", context.record, context.retention]
+    return "; ".join(part for part in parts if part)
+
+
 def build(form, data, context: PrintContext) -> Printed:
     """Render one form to PDF bytes (A4, the form's orientation, CJK font embedded as a subset)."""
     register_font()
@@ -446,7 +459,8 @@ def build(form, data, context: PrintContext) -> Printed:
         buffer, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN,
         topMargin=MARGIN + HEADER_HEIGHT - 8 * mm, bottomMargin=MARGIN + FOOTER_HEIGHT,
         title=f"{form.TITLE} {context.archive_number}", author=context.company, subject=form.CODE,
-        creator="Kefu", invariant=1,
+        creator="Kefu", invariant=1, lang=pdfa.LANG, enforceColorSpace="rgb",
+        keywords=metadata_keywords(form, context),
     )
     kit = Kit(doc.width - 2 * FRAME_PADDING)  # what the frame holds: tables then line up edge to edge
     story = form.story(data, kit)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.models import ArchiveCounter, ArchiveRecord
 from reports import base as printing
+from reports import pdfa
 
 from .calendar import local_now
 from .errors import ConflictError, NotFoundError
@@ -240,7 +241,9 @@ def file_form(session: Session, form, data: dict, actor, *, source=None, source_
     printed_by = getattr(actor, "username", None) or "system"
     context = printing.PrintContext(company=current_app.config["COMPANY_NAME"], archive_number=number,
                                     verify_url=verify_url(number, code), verify_code=code,
-                                    printed_at=printed_at, printed_by=printed_by)
+                                    printed_at=printed_at, printed_by=printed_by,
+                                    record=record_label(source_table, source_id, source_label),
+                                    retention=ArchiveRecord.retention_text(retention_years))
     printed = printing.build(form, data, context)
     previous = latest_for(session, form_name, source_table, source_id)
     relative = _relative_path(number)
@@ -250,7 +253,8 @@ def file_form(session: Session, form, data: dict, actor, *, source=None, source_
     record = ArchiveRecord(
         number=number, form=form_name, form_code=form.CODE, title=title or form.TITLE,
         source_table=source_table, source_id=source_id, source_label=source_label, file_path=relative,
-        sha256=hashlib.sha256(printed.pdf).hexdigest(), size=len(printed.pdf), pages=printed.pages,
+        sha256=hashlib.sha256(printed.pdf).hexdigest(), sm3=sm3_hex(printed.pdf), size=len(printed.pdf),
+        pages=printed.pages,
         content_sha256=content_sha256, verify_code=code, retention_years=retention_years,
         previous_id=previous.id if previous else None, revision=previous.revision + 1 if previous else 1,
         printed_at=printed_at, printed_by_name=printed_by,
@@ -259,6 +263,12 @@ def file_form(session: Session, form, data: dict, actor, *, source=None, source_
         session.add(record)
         flush(session)
     return record
+
+
+def record_label(source_table: str | None, source_id: int | None, source_label: str | None) -> str:
+    """What the PDF's metadata names as the record printed, e.g. `complaint TS2026-000012`."""
+    label = source_label or (str(source_id) if source_id is not None else "")
+    return f"{source_table} {label}".strip() if source_table else label
 
 
 def read_file(record: ArchiveRecord) -> bytes:
@@ -272,22 +282,29 @@ def by_number(session: Session, number: str) -> ArchiveRecord | None:
     return session.scalars(select(ArchiveRecord).where(ArchiveRecord.number == number)).first()
 
 
-# --- checking ---------------------------------------------------------------------------------------
+# --- checking (DA/T 70: authenticity, integrity, usability; SHA-256 and SM3 fixity) ----------------
 
 def file_state(record: ArchiveRecord) -> str:
     """`ok`, `missing` or `changed`: the stored file against the SHA-256 recorded when it was filed."""
     path = archive_root() / record.file_path
     if not path.is_file():
         return "missing"
-    return "ok" if _sha256_of(path) == record.sha256 else "changed"
+    return "ok" if _digests_of(path)[0] == record.sha256 else "changed"
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def sm3_hex(data: bytes) -> str:
+    """SM3 (GB/T 32905) of the bytes: the archive's second fixity value beside SHA-256."""
+    return hashlib.new("sm3", data).hexdigest()
+
+
+def _digests_of(path: Path) -> tuple[str, str]:
+    """(SHA-256, SM3) of the file, read once."""
+    sha256, sm3 = hashlib.sha256(), hashlib.new("sm3")
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            sha256.update(block)
+            sm3.update(block)
+    return sha256.hexdigest(), sm3.hexdigest()
 
 
 @dataclass
@@ -295,35 +312,125 @@ class VerifyResult:
     count: int = 0
     problems: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)  # every file in the quarantine folder
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+RECORD_COLUMNS = (ArchiveRecord.number, ArchiveRecord.file_path, ArchiveRecord.sha256, ArchiveRecord.sm3,
+                  ArchiveRecord.form_code, ArchiveRecord.retention_years, ArchiveRecord.printed_at)
+
+
 def verify(connection) -> VerifyResult:
-    """Re-hash every archived file; name each one missing, changed, or lying in the archive unregistered."""
+    """Check the archive as DA/T 70 asks; each problem is one line naming the number or file:
+    - authenticity: each file's SHA-256 and SM3 match its record, and so do the archive number, form
+      code, retention and print time in its XMP metadata;
+    - integrity: every record has its file, no file lies in the archive unregistered, and the archive
+      numbers of each year run from 1 with no gap (up to the year's counter);
+    - usability: each file opens as a PDF, is not encrypted and is identified as PDF/A in its XMP metadata.
+    Nothing is changed: records and files are only read."""
     result = VerifyResult()
     registered = set()
+    numbers: dict[int, list[int]] = {}
     root = archive_root()
-    rows = connection.execution_options(yield_per=2000).execute(
-        select(ArchiveRecord.number, ArchiveRecord.file_path, ArchiveRecord.sha256).order_by(ArchiveRecord.id))
-    for number, relative, sha256 in rows:
+    rows = connection.execution_options(yield_per=2000).execute(select(*RECORD_COLUMNS).order_by(ArchiveRecord.id))
+    for row in rows:
         result.count += 1
-        registered.add(relative)
-        path = root / relative
-        if not path.is_file():
-            result.problems.append(f"{number}: file missing ({relative})")
-        elif _sha256_of(path) != sha256:
-            result.problems.append(f"{number}: file changed ({relative}): its SHA-256 no longer matches")
+        registered.add(row.file_path)
+        found = NUMBER.fullmatch(row.number)
+        if found:
+            numbers.setdefault(int(found.group(1)), []).append(int(found.group(2)))
+        result.problems += [str(problem) for problem in _check_file(root, row, result)]
+    result.problems += [str(problem) for problem in _gaps(connection, numbers)]
     for path in _archived_files(root):
         relative = path.relative_to(root).as_posix()
         if relative not in registered:
-            result.problems.append(f"unregistered file in the archive: {relative}")
+            result.problems.append(str(_l("unregistered file in the archive: %(path)s", path=relative)))
     quarantine = root / QUARANTINE
     if quarantine.is_dir():
         result.quarantined = sorted(p.relative_to(root).as_posix() for p in quarantine.rglob("*") if p.is_file())
     return result
+
+
+def _check_file(root: Path, row, result: VerifyResult) -> list:
+    number, relative = row.number, row.file_path
+    path = root / relative
+    if not path.is_file():
+        return [_l("%(number)s: file missing (%(path)s)", number=number, path=relative)]
+    problems = []
+    sha256, sm3 = _digests_of(path)
+    if sha256 != row.sha256:
+        problems.append(_l("%(number)s: file changed (%(path)s): its SHA-256 no longer matches the record",
+                           number=number, path=relative))
+    if row.sm3 is None:
+        result.notes.append(str(_l("%(number)s: no SM3 value recorded (its file was missing when SM3 was "
+                                   "introduced)", number=number)))
+    elif sm3 != row.sm3:
+        problems.append(_l("%(number)s: file changed (%(path)s): its SM3 no longer matches the record",
+                           number=number, path=relative))
+    return problems + _check_pdf(path, row)
+
+
+def _check_pdf(path: Path, row) -> list:
+    """Usability (opens as a PDF, PDF/A-identified) and authenticity of the metadata it carries."""
+    import pikepdf
+
+    number, relative = row.number, row.file_path
+    try:
+        with pikepdf.open(path) as pdf:
+            stream = pdf.Root.get("/Metadata")
+            packet = stream.read_bytes() if stream is not None else b""
+            encrypted = pdf.is_encrypted
+    except Exception as exc:  # noqa: BLE001 — whatever the parser says, the file is not usable
+        return [_l("%(number)s: the file cannot be read as a PDF (%(path)s): %(error)s", number=number,
+                   path=relative, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]
+    try:
+        metadata = pdfa.read_xmp(packet) if packet else {}
+    except ValueError:
+        metadata = {}  # not XML: no PDF/A identification either
+    if encrypted:  # PDF/A forbids it: a key lost is a record lost
+        return [_l("%(number)s: the file is encrypted (%(path)s)", number=number, path=relative)]
+    if metadata.get("pdfaid:part") != "2" or (metadata.get("pdfaid:conformance") or "").upper() != "B":
+        return [_l("%(number)s: the file is not identified as PDF/A-2b in its XMP metadata (%(path)s)",
+                   number=number, path=relative)]
+    expected = {
+        "kefu:ArchiveNumber": number,
+        "kefu:FormCode": row.form_code,
+        "kefu:Retention": ArchiveRecord.retention_text(row.retention_years),
+        "xmp:CreateDate": pdfa.xmp_date(row.printed_at),
+    }
+    problems = []
+    for key, value in expected.items():
+        found = metadata.get(key) or ""
+        if not (found == value or (key == "kefu:FormCode" and found.startswith(f"{value} "))):
+            problems.append(_l("%(number)s: the file's metadata does not match its record: %(field)s is "
+                               "«%(found)s», the record says «%(expected)s»", number=number, field=key,
+                               found=found, expected=value))
+    return problems
+
+
+def _gaps(connection, numbers: dict[int, list[int]]) -> list:
+    """Each run of numbers missing from a year's sequence 1..max(last filed, the year's counter)."""
+    counters = dict(connection.execute(select(ArchiveCounter.year, ArchiveCounter.last)).all())
+    problems = []
+    for year in sorted(set(numbers) | set(counters)):
+        present = sorted(set(numbers.get(year, ())))
+        top = max(present[-1] if present else 0, counters.get(year) or 0)
+        expected, missing = 1, []
+        for n in [*present, top + 1]:
+            if n > expected:
+                missing.append((expected, n - 1))
+            expected = max(expected, n + 1)
+        for first, last in missing:
+            if first == last:
+                problems.append(_l("archive number missing (a gap in the sequence): %(number)s",
+                                   number=f"KF-{year}-{first:06d}"))
+            else:
+                problems.append(_l("archive numbers missing (a gap in the sequence): %(first)s to %(last)s",
+                                   first=f"KF-{year}-{first:06d}", last=f"KF-{year}-{last:06d}"))
+    return problems
 
 
 def set_aside_leftovers(engine) -> list[str]:

@@ -42,6 +42,9 @@ class ArchiveRecord(AuditedMixin, Model):
     source_label: Mapped[str | None] = mapped_column(String(100))  # e.g. TS2026-000012, 2026-11
     file_path: Mapped[str] = mapped_column(String(300), nullable=False)  # relative to KEFU_ARCHIVE_DIR
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    # SM3 (GB/T 32905) of the same bytes: a second fixity value. NULL only for a record filed before
+    # migration 0010 whose file was missing then.
+    sm3: Mapped[str | None] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     pages: Mapped[int] = mapped_column(Integer, nullable=False)
     content_sha256: Mapped[str] = mapped_column(String(64), nullable=False)  # of the data printed
@@ -54,7 +57,11 @@ class ArchiveRecord(AuditedMixin, Model):
 
     @property
     def retention_label(self) -> str:
-        return "永久" if self.retention_years is None else f"{self.retention_years} 年"
+        return self.retention_text(self.retention_years)
+
+    @staticmethod
+    def retention_text(years: int | None) -> str:
+        return "永久" if years is None else f"{years} 年"
 
     def __repr__(self) -> str:
         return self.number or "档案"

@@ -1,6 +1,7 @@
 """The archive: printing files the copy at once (number, file, SHA-256, retention), a reprint is a new
 version pointing at the old one, records and files are never changed or deleted, a transaction that
-does not commit leaves no file, and `archive verify` names every missing, changed or unregistered file."""
+does not commit leaves no file, and `archive verify` names every problem DA/T 70 asks it to find: a
+changed, missing, unreadable or unregistered file, a stripped XMP, metadata of another record, a gap."""
 
 import hashlib
 import os
@@ -137,9 +138,8 @@ def own_archive(databases):
         db.engine.dispose()
 
 
-def test_archive_verify_names_changed_missing_and_unregistered_files(own_archive):
-    app = own_archive
-    runner = app.test_cli_runner()
+def print_four(app):
+    """Four filed copies in the app's own archive: their numbers and paths."""
     with app.app_context():
         session = db.session
         actor = app.appbuilder.sm.find_user(username="cs_staff")
@@ -152,28 +152,126 @@ def test_archive_verify_names_changed_missing_and_unregistered_files(own_archive
         numbers = [r.number for r in printed]
         paths = [stored(app, r) for r in printed]
         session.remove()
+    return numbers, paths
 
-    result = runner.invoke(args=["archive", "verify"])
+
+def verify(app):
+    result = app.test_cli_runner().invoke(args=["archive", "verify"])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def rewrite(path: Path, data: bytes) -> None:
+    os.chmod(path, 0o644)  # archived files are read-only: the tests tamper by hand
+    path.write_bytes(data)
+
+
+def without_xmp(path: Path) -> bytes:
+    """The same PDF with its XMP metadata stream taken out of the catalog (pikepdf rewrites the file)."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(path.read_bytes())) as pdf:
+        del pdf.Root["/Metadata"]
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def encrypted(path: Path) -> bytes:
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(path.read_bytes())) as pdf:
+        out = io.BytesIO()
+        pdf.save(out, encryption=pikepdf.Encryption(owner="owner", user="", R=6))
+    return out.getvalue()
+
+
+def delete_record_by_hand(app, number: str) -> None:
+    """What no code of Kefu can do (the triggers refuse it): a row deleted with the guard lifted."""
+    with app.app_context(), db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE archive_record DISABLE TRIGGER archive_record_permanent"))
+            conn.execute(text("DELETE FROM archive_record WHERE number = :n"), {"n": number})
+            conn.execute(text("ALTER TABLE archive_record ENABLE TRIGGER archive_record_permanent"))
+        else:
+            conn.execute(text("DROP TRIGGER archive_record_no_delete"))
+            conn.execute(text("DELETE FROM archive_record WHERE number = :n"), {"n": number})
+            conn.execute(text("CREATE TRIGGER archive_record_no_delete BEFORE DELETE ON archive_record "
+                              "BEGIN SELECT RAISE(ABORT, 'archive_record is permanent: DELETE refused'); END"))
+        db.engine.dispose()
+
+
+def test_archive_verify_passes_a_sound_archive_and_records_sm3(own_archive):
+    numbers, paths = print_four(own_archive)
+    result = verify(own_archive)
     assert result.exit_code == 0, result.output
-    assert "OK, 4 files verified" in result.output
+    assert "通过，已检测 4 个文件" in result.output
+    with own_archive.app_context():
+        for number, path in zip(numbers, paths, strict=False):
+            record = archive.by_number(db.session, number)
+            assert record.sm3 == hashlib.new("sm3", path.read_bytes()).hexdigest()
+        db.session.remove()
 
-    changed = bytearray(paths[0].read_bytes())
-    changed[len(changed) // 2] ^= 0x01  # one byte
-    os.chmod(paths[0], 0o644)
-    paths[0].write_bytes(bytes(changed))
-    result = runner.invoke(args=["archive", "verify"])
-    assert result.exit_code == 1
-    assert f"{numbers[0]}: file changed" in result.output
-    assert numbers[1] not in result.output
 
+def one_byte_changed(path: Path) -> bytes:
+    changed = bytearray(path.read_bytes())
+    changed[len(changed) // 2] ^= 0x01
+    return bytes(changed)
+
+
+# Each way of tampering, by hand, with the second of four filed copies (its index 1) and what
+# `archive verify` must say about it: the lines it must print (with {n} its number, {p} its path).
+TAMPERING = {
+    "altered file": (lambda app, n, p: rewrite(p, one_byte_changed(p)),
+                     ["{n}：归档文件被改动（{p}）：SHA-256 与登记值不符", "{n}：归档文件被改动（{p}）：SM3 与登记值不符"]),
+    "stripped XMP": (lambda app, n, p: rewrite(p, without_xmp(p)),
+                     ["{n}：归档文件的 XMP 元数据中没有 PDF/A-2b 标识（{p}）", "{n}：归档文件被改动（{p}）：SHA-256"]),
+    "deleted file": (lambda app, n, p: p.unlink(), ["{n}：归档文件缺失（{p}）"]),
+    "encrypted file": (lambda app, n, p: rewrite(p, encrypted(p)), ["{n}：归档文件被加密（{p}）"]),
+    "not a PDF": (lambda app, n, p: rewrite(p, b"this is no PDF at all"), ["{n}：归档文件无法作为 PDF 读取（{p}）"]),
+    "metadata of another number": (
+        lambda app, n, p: rewrite(p, p.read_bytes().replace(n.encode(), (n[:-1] + "9").encode())),
+        ["{n}：归档文件的元数据与登记不符：kefu:ArchiveNumber 为«" + "{n9}»，登记为«{n}»"]),
+    "gap in the numbers": (lambda app, n, p: (delete_record_by_hand(app, n), p.unlink()),
+                           ["档案号缺号（编号不连续）：{n}"]),
+    "unregistered file": (lambda app, n, p: (p.parent / "KF-2026-000000.pdf").write_bytes(b"%PDF-1.4 not registered"),
+                          ["档案目录中有未登记的文件：2026/KF-2026-000000.pdf"]),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_archive_verify_names_each_kind_of_tampering(own_archive, tampering):
+    numbers, paths = print_four(own_archive)
+    assert verify(own_archive).exit_code == 0
+    tamper, expected = TAMPERING[tampering]
+    number, path = numbers[1], paths[1]
+    tamper(own_archive, number, path)
+    result = verify(own_archive)
+    assert result.exit_code == 1, result.output
+    relative = path.relative_to(own_archive.config["KEFU_ARCHIVE_DIR"]).as_posix()
+    for line in expected:
+        assert line.format(n=number, p=relative, n9=number[:-1] + "9") in result.output, result.output
+    assert "未通过" in result.output
+    for other in (numbers[0], numbers[2], numbers[3]):
+        assert other not in result.output  # the untouched copies are not named
+
+
+def test_archive_verify_names_every_problem_at_once(own_archive):
+    numbers, paths = print_four(own_archive)
+    rewrite(paths[0], one_byte_changed(paths[0]))
     paths[1].unlink()
-    # a number already given out (a number above the counter would be a crashed print's: quarantined)
     (paths[2].parent / "KF-2026-000000.pdf").write_bytes(b"%PDF-1.4 not registered")
-    result = runner.invoke(args=["archive", "verify"])
+    result = verify(own_archive)
     assert result.exit_code == 1
-    assert f"{numbers[0]}: file changed" in result.output
-    assert f"{numbers[1]}: file missing" in result.output
-    assert "unregistered file in the archive: 2026/KF-2026-000000.pdf" in result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith(f"archive verify: {numbers[0]}：归档文件被改动") for line in lines)
+    assert any(line.startswith(f"archive verify: {numbers[1]}：归档文件缺失") for line in lines)
+    assert "archive verify: 档案目录中有未登记的文件：2026/KF-2026-000000.pdf" in lines
     assert numbers[2] not in result.output and numbers[3] not in result.output
 
 
@@ -201,3 +299,17 @@ def test_the_return_visit_record_carries_the_visit(app, ctx, users, artifacts):
                      complaint.return_visit_record.replace(" ", "")[:10]):
         assert expected in flat, expected
     read.first_page_png(stored(app, record), artifacts / "return_visit")
+
+
+def test_archive_verify_on_a_database_it_cannot_read_says_so_in_one_line(tmp_path):
+    from app import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'never-migrated.db'}"))
+    result = app.test_cli_runner().invoke(args=["archive", "verify"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        "archive verify: 失败：无法检测档案：(sqlite3.OperationalError) no such table: archive_record"]
+    with app.app_context():
+        db.engine.dispose()

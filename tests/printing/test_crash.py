@@ -106,18 +106,18 @@ def test_a_print_killed_at_any_point_never_blocks_the_next_print(site, point, cl
     if cleared_by == "verify":  # `archive verify` straight after the crash sets the leftovers aside itself
         checked = archive_verify(site)
         assert checked.exit_code == 0, checked.output
-        assert f"moved to quarantine (printed, never recorded): .quarantine/{year}/{number}.pdf" in checked.output
+        assert f"已移入隔离区（已打印但未登记）：.quarantine/{year}/{number}.pdf" in checked.output
     # the crashed print never committed: its number is given again; else the next one
     assert print_once(site) == f"KF-{year}-{2 if committed else 1:06d}"
 
     checked = archive_verify(site)
     assert checked.exit_code == 0, checked.output
-    assert f"OK, {2 if committed else 1} files verified" in checked.output
+    assert f"通过，已检测 {2 if committed else 1} 个文件" in checked.output
     quarantined = files_in(site["archive"] / ".quarantine")
     expected = leftovers if not committed else set()
     assert {p if not p.startswith(".incoming/") else p[:len(f".incoming/{number}.")] for p in quarantined} == expected
     for path in quarantined:  # verify names each one
-        assert f"in quarantine (not part of the archive): .quarantine/{path}" in checked.output
+        assert f"隔离区中的文件（不属于档案）：.quarantine/{path}" in checked.output
     assert [n for n, _ in records_in(site)] == [f"KF-{year}-{i:06d}" for i in range(1, 3 if committed else 2)]
 
 
@@ -136,5 +136,5 @@ def test_verify_does_not_touch_a_print_in_flight(site):
     printing.wait(timeout=30)
     out, err = verifying.communicate(timeout=60)
     assert verifying.returncode == 0, out + err
-    assert f"moved to quarantine (printed, never recorded): .quarantine/{year}/KF-{year}-000001.pdf" in out
+    assert f"已移入隔离区（已打印但未登记）：.quarantine/{year}/KF-{year}-000001.pdf" in out
     assert print_once(site) == f"KF-{year}-000001"
