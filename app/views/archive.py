@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, make_response, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -18,7 +28,7 @@ from sqlalchemy import not_, select
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import labels, printing
-from app.domain import archive, archive_loans, complaints
+from app.domain import archive, archive_loans, complaints, print_rules
 from app.domain.calendar import local_now
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import unit_of_work
@@ -49,12 +59,26 @@ def _after_printing(record: ArchiveRecord):
     return redirect(url_for("ArchiveRecordView.show", pk=record.id))
 
 
+def full_data_asked() -> bool:
+    """A print button's "full personal data" variant (app.printing: honoured only for a role that may reveal)."""
+    return request.form.get("full_data") == "1"
+
+
+def refused_print(err: DomainError, back: str):
+    """A print the domain refused (nothing to print yet, 409; not allowed, 403): the reason, nothing filed."""
+    appbuilder = current_app.appbuilder  # what BaseView.render_template adds, outside a view
+    return render_template("kefu/refused.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
+                           title=str(_l("Print")), message=str(err), back=back), err.status
+
+
 def _print(action):
     """Print and file in one transaction; a refusal is shown and nothing is filed."""
     try:
         with unit_of_work(db.session):
             record = action()
             record_id = record.id
+    except print_rules.NothingToPrintError as err:
+        return refused_print(err, request.referrer or url_for("ArchiveRecordView.list"))
     except ValidationError as err:
         flash(" ".join(str(m) for m in err.errors.values()) or str(err), "danger")
         return redirect(request.referrer or url_for("ArchiveRecordView.list"))
@@ -118,7 +142,8 @@ class ArchiveRecordView(DomainModelView):
     def file(self, pk):
         record = self._record(pk)
         try:
-            data = archive.read_file(record)
+            with unit_of_work(db.session):  # a file carrying full personal data: an audited reveal
+                data = archive.open_file(db.session, record, _actor())
         except DomainError as err:
             flash(str(err), "danger")
             return redirect(url_for(".show", pk=pk))
@@ -168,7 +193,7 @@ class PrintView(BaseView):
             item = complaints.get_visible(db.session, pk, _actor())
         except DomainError:
             abort(404)
-        return _print(lambda: kinds[form](db.session, item, _actor()))
+        return _print(lambda: kinds[form](db.session, item, _actor(), full_data_asked()))
 
     @expose("/ledger", methods=["POST"])
     @has_access

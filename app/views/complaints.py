@@ -30,7 +30,7 @@ from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField,
 from wtforms.widgets import Input
 
 from app import labels
-from app.domain import approvals, calendar, complaints, workflow, worklist
+from app.domain import approvals, calendar, complaints, print_rules, workflow, worklist
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.people import user_names
 from app.domain.privacy import mask
@@ -39,7 +39,14 @@ from app.extensions import db
 from app.models import Approval, Building, Complaint, ComplaintStep, Customer, Department, Project, Unit
 from app.models.choices import ApprovalState, Channel, ComplaintCategory, ComplaintState, Severity
 
-from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
+from .base import (
+    CsvExportMixin,
+    DomainModelView,
+    KefuInterface,
+    OverdueListWidget,
+    RelatedTextFilter,
+    may_reveal,
+)
 
 # Consequential actions ask the user to confirm before the form is sent.
 CONFIRM_ACTIONS = {
@@ -334,6 +341,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             customer_mobile=mask("mobile", complaint.customer.mobile),
             stepper=workflow.states_in_path(complaints.WORKFLOW, complaint),
             status_text=worklist.status_text(session, complaint, now),
+            may_print_form=print_rules.may_print, may_print_full=may_reveal(),
         )
 
     # --- a step -------------------------------------------------------------------------------

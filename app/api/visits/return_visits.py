@@ -18,9 +18,10 @@ from app.domain.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import Project, ReturnVisit
 from app.models.choices import ReturnVisitKind, VisitMethod
-from app.views.base import KefuInterface, may_reveal
+from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
+from ..complaint_schemas import PrintCopySchema
 from ..documented import Answer, PrintedAnswerSchema, documented
 from .common import existing_id, is_false, refuse_unknown
 
@@ -167,7 +168,8 @@ class ReturnVisitApi(DomainModelRestApi):
         return self.response(200, project_id=project_id, added=added)
 
     @expose("/<int:pk>/print", methods=["POST"])
-    @documented(PrintedAnswerSchema, status=201, refusals=(403, 404, 409))
+    @documented(PrintedAnswerSchema, status=201, body=PrintCopySchema, body_required=False,
+                refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("print")
@@ -175,15 +177,16 @@ class ReturnVisitApi(DomainModelRestApi):
         """Print the return visit record (回访记录表) and file it in the archive.
 
         Each call files a new copy: a reprint is a new archive record whose `previous_id` names the copy
-        before it."""
+        before it. A return visit not yet done has nothing to print (409). Personal data is masked unless
+        `full_data` is asked by a role that may reveal it (audited)."""
         from app import printing
 
-        from ..archive import print_response
+        from ..archive import full_data_asked, print_response
 
         try:
             item = self._get_visible(pk)
+            full = full_data_asked()
         except DomainError as err:
             return self.domain_error(err)
-        reveal = may_reveal()
-        return print_response(self, lambda: printing.print_return_visit(db.session, item, self.actor(), reveal))
+        return print_response(self, lambda: printing.print_return_visit(db.session, item, self.actor(), full))
 

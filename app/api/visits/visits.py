@@ -19,9 +19,10 @@ from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import Rectification, Visit, VisitItem, VisitStep
 from app.models.choices import ContactRole, ItemResult, ServiceItem, VisitState
-from app.views.base import KefuInterface, may_reveal
+from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
+from ..complaint_schemas import PrintCopySchema
 from ..documented import Answer, PrintedFormsAnswerSchema, StepAnswerSchema, documented, step_body_schema
 from ..step_fields import STEP_FIELD_TYPES
 from .common import iso, refuse_unknown
@@ -231,7 +232,8 @@ class VisitApi(DomainModelRestApi):
 
     # --- printing ---------------------------------------------------------------------------
     @expose("/<int:pk>/print", methods=["POST"])
-    @documented(PrintedFormsAnswerSchema, status=201, refusals=(403, 404, 409))
+    @documented(PrintedFormsAnswerSchema, status=201, body=PrintCopySchema, body_required=False,
+                refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("print")
@@ -239,16 +241,17 @@ class VisitApi(DomainModelRestApi):
         """Print the filled 走访客户记录表 and 客户意见、建议征求表 and file both in the archive (kept permanently).
 
         Each call files a new copy of each form: a reprint is a new archive record whose `previous_id`
-        names the copy before it. The `archive` step of the visit needs both filed. The contact phone is
-        printed in full only for a role that may reveal personal data (the reveal is audited)."""
+        names the copy before it. The `archive` step of the visit needs both filed; a planned visit has
+        nothing to print (409). The contact phone is printed masked unless `full_data` is asked by a role
+        that may reveal personal data (the reveal is audited)."""
         from app import printing
 
-        from ..archive import print_response
+        from ..archive import full_data_asked, print_response
 
         try:
             visit = self._visible(pk)
+            full = full_data_asked()
         except DomainError as err:
             return self.domain_error(err)
-        reveal = may_reveal()
-        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor(), reveal))
+        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor(), full))
 

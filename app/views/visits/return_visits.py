@@ -16,13 +16,14 @@ from sqlalchemy.orm import joinedload
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
 from app import printing
-from app.domain import calendar, visits
+from app.domain import calendar, print_rules, visits
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import unit_of_work
 from app.extensions import db
 from app.models import ArchiveRecord, Project, ReturnVisit, Unit, Visit
 from app.models.choices import ReturnVisitKind, VisitMethod
 
+from ..archive import full_data_asked, refused_print
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
 from .common import (
@@ -166,7 +167,8 @@ class ReturnVisitView(DomainModelView):
             "kefu/return_visit_show.html", title=f"{self.show_title} {record.number}", record=record, visit=visit,
             rows=[(str(label), text) for label, text in rows if text], overdue=visits.return_visit_overdue(record, today),
             state_label=str(RETURN_VISIT_STATES.get(record.state, record.state)), may_record=may_record, form=form, fields=RECORD_FIELDS, archived=archived,
-            may_print=record.state == "done" and may("can_print", "ReturnVisitView"),
+            may_print=print_rules.may_print("return_visit", record) and may("can_print", "ReturnVisitView"),
+            may_print_full=may_reveal(),
             may_show_visit=may("can_show", "VisitView"), may_show_archive=may("can_show", "ArchiveRecordView"),
         ), status
 
@@ -214,7 +216,9 @@ class ReturnVisitView(DomainModelView):
         item = self._record(pk)
         try:
             with unit_of_work(db.session):
-                record_id = printing.print_return_visit(db.session, item, current_actor(), may_reveal()).id
+                record_id = printing.print_return_visit(db.session, item, current_actor(), full_data_asked()).id
+        except print_rules.NothingToPrintError as err:
+            return refused_print(err, url_for(".show", pk=pk))
         except DomainError as err:
             flash(str(err), "danger")
             return redirect(url_for(".show", pk=pk))

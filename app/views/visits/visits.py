@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from app import printing
-from app.domain import calendar, visit_planning, visits, workflow, worklist
+from app.domain import calendar, print_rules, visit_planning, visits, workflow, worklist
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.privacy import mask
 from app.domain.records import unit_of_work
@@ -44,6 +44,7 @@ from app.models.choices import (
     VisitState,
 )
 
+from ..archive import full_data_asked, refused_print
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors, user_names
 from .common import (
@@ -316,7 +317,8 @@ class VisitView(DomainModelView):
             may_show_archive=may("can_show", "ArchiveRecordView"),
             may_show_summary=may("can_show", "VisitSummaryView"),
             may_see_customer=may("can_show", "CustomerView"),
-            may_print=may("can_print", "VisitView") and visit.state != S.PLANNED,
+            may_print=may("can_print", "VisitView") and print_rules.may_print("visit_record", visit),
+            may_print_full=may_reveal(),
             print_first=visit.state == S.SUMMARISED and may("can_transition", "VisitView")
             and not any(step.action == "archive" for step in actions),
             confirm_print=CONFIRM_PRINT_VISIT,
@@ -402,8 +404,10 @@ class VisitView(DomainModelView):
         visit = self._visible(pk)
         try:
             with unit_of_work(db.session):
-                records = printing.print_visit_forms(db.session, visit, current_actor(), may_reveal())
+                records = printing.print_visit_forms(db.session, visit, current_actor(), full_data_asked())
                 numbers = [record.number for record in records]
+        except print_rules.NothingToPrintError as err:
+            return refused_print(err, url_for(".show", pk=pk))
         except DomainError as err:
             flash(str(err), "danger")
         else:
