@@ -45,6 +45,7 @@ from .base import (
     KefuInterface,
     OverdueListWidget,
     RelatedTextFilter,
+    china_time,
     may_reveal,
 )
 
@@ -341,7 +342,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             customer_mobile=mask("mobile", complaint.customer.mobile),
             stepper=workflow.states_in_path(complaints.WORKFLOW, complaint),
             status_text=worklist.status_text(session, complaint, now),
-            may_print_form=print_rules.may_print, may_print_full=may_reveal(),
+            may_print_form=print_rules.may_print, may_print_full=may_reveal(), china_time=china_time,
         )
 
     # --- a step -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import Approval, Department, VisitSummary
 from app.models.choices import ApprovalState, CaseCategory, CaseStage, ItemResult, ServiceItem, SummaryState
 
-from ..base import DomainModelView, OverdueListWidget
+from ..base import DomainModelView, OverdueListWidget, china_time
 from ..complaints import ComputedColumnsInterface, NativeInput, flash_form_errors
 from .common import (
     EDITABLE_SUMMARY,
@@ -166,7 +166,7 @@ class VisitSummaryView(DomainModelView):
             may_edit=editable and may("can_edit", "VisitSummaryView"),
             may_submit=editable and may("can_submit", "VisitSummaryView"),
             may_case=may("can_case", "VisitSummaryView"), may_show_visit=may("can_show", "VisitView"),
-            may_show_approvals=may("can_show", "ApprovalView"),
+            may_show_approvals=may("can_show", "ApprovalView"), china_time=china_time,
             confirm_submit=_l("Submit this summary to the general manager? It can no longer be edited unless "
                               "the general manager returns it."))
 
