@@ -371,7 +371,9 @@ def test_the_filled_forms_carry_the_visits_items(app, ctx, users, departments, a
         assert expected in record_text, expected
     assert "0571-87654321" not in record_text  # the contact's phone is masked for cs_staff's print
     sheet_text = read.text((folder / sheet_copy.file_path).read_bytes()).replace(" ", "")
-    for expected in ("客户意见、建议征求表", "KF/QR-02", visit.number, "■", "门岗认真", "希望加强夜间巡逻"):
+    for expected in ("客户意见、建议征求表", "KF/QR-02", visit.number, "门岗认真", "希望加强夜间巡逻"):
         assert expected in sheet_text, expected
+    # no rating of the customer's was captured: the boxes stay empty to tick (■ marks the two section titles)
+    assert sheet_text.count("■") == 2 and "■服务评价" in sheet_text and "■以下由客户服务部填写" in sheet_text
     read.first_page_png(folder / record_copy.file_path, artifacts / "visit_record_filled")
     read.first_page_png(folder / sheet_copy.file_path, artifacts / "opinion_sheet_filled")
