@@ -70,6 +70,11 @@ def _utc_minute(value) -> str:
     return _minute(value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE)) if value else ""
 
 
+def _clause(text) -> str:
+    """A value to be joined with others by "；": without its closing punctuation or surrounding blanks."""
+    return (text or "").strip().rstrip("。；;，,").strip()
+
+
 def _or_none(text) -> str:
     return text if text not in (None, "") else NONE
 
@@ -171,9 +176,10 @@ def complaint_record_data(session, complaint: Complaint, actor, may_reveal: bool
     timeline, progress = [], []
     for step in steps:
         data = json.loads(step.data) if step.data else {}
-        details = "；".join(f"{labels.label(labels.COMPLAINT_STEP_FIELDS, k)}：{labels.readable(k, v, departments)}"
-                           for k, v in sorted(data.items()) if labels.readable(k, v, departments))
-        text = "；".join(part for part in (details.strip("；。 "), (step.comment or "").strip()) if part)
+        # each value without its closing full stop: "。；" between two fields reads as a stray mark
+        details = "；".join(f"{labels.label(labels.COMPLAINT_STEP_FIELDS, k)}：{_clause(labels.readable(k, v, departments))}"
+                           for k, v in sorted(data.items()) if _clause(labels.readable(k, v, departments)))
+        text = "；".join(part for part in (details, _clause(step.comment)) if part)
         moved = (f"{ComplaintState.label_of(step.from_state)} → {ComplaintState.label_of(step.to_state)}"
                  if step.from_state and step.from_state != step.to_state else ComplaintState.label_of(step.to_state))
         timeline.append([_minute(step.at), labels.label(labels.COMPLAINT_ACTIONS, step.action), moved,
@@ -365,7 +371,7 @@ def _round_result(own_steps, number: int) -> str:
     rejected = next((s for s in own_steps if s.action == "reject" and s.round == number + 1), None)
     if rejected is not None:
         note = (rejected.comment or "").strip()
-        return f"客户不满意（{rejected.at:%Y-%m-%d}）" + (f"：{note}" if note else "") + "，重新整改"
+        return f"客户不满意（{rejected.at:%Y-%m-%d}）" + (f"：{_clause(note)}" if note else "") + f"；转第 {number + 1} 轮"
     accepted = next((s for s in own_steps if s.action == "accept" and s.round == number), None)
     if accepted is not None:
         return f"客户满意（{accepted.at:%Y-%m-%d}）"

@@ -36,7 +36,7 @@ from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
 from app.models.choices import LoanKind, LoanState
 
-from .base import DomainModelView, KefuInterface, RelatedTextFilter
+from .base import DomainModelView, KefuInterface, RelatedTextFilter, may_reveal
 from .complaints import ComputedColumnsInterface
 
 ARCHIVE = labels.ARCHIVE
@@ -169,7 +169,9 @@ def record_context(record: ArchiveRecord) -> dict:
             (ARCHIVE["printed_at"], _minute(record.printed_at)), (ARCHIVE["printed_by_name"], record.printed_by_name),
             (ARCHIVE["sha256"], record.sha256), (ARCHIVE["verify_code"], record.verify_code)]
     return {"rows": rows, "file_state": state, "file_state_text": FILE_STATES[state], "versions": versions,
-            "may_download": sm.has_access("can_download", "ArchiveRecordView"),
+            # a copy carrying full personal data opens only for a role that may reveal (archive.open_file)
+            "may_download": sm.has_access("can_download", "ArchiveRecordView")
+            and (not record.full_personal_data or may_reveal()),
             "may_register": sm.has_access("can_add", "ArchiveLoanView")}
 
 

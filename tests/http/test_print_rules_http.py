@@ -127,6 +127,8 @@ def test_the_pages_ask_for_a_full_data_copy_too_and_the_file_stays_closed_to_who
     assert any(r["action"] == "reveal" for r in dbr.audit_after(seq))  # cs_manager may reveal: a reveal
     page = html_as("archivist").get(f"/archive/file/{record_id}")
     assert page.status_code == 302, "the archivist may not open a copy with full personal data"
+    assert f"/archive/file/{record_id}" not in html_as("archivist").get(f"/archive/show/{record_id}").get_data(as_text=True)
+    assert f"/archive/file/{record_id}" in manager.get(f"/archive/show/{record_id}").get_data(as_text=True)
     bad = api_as("cs_staff").post(f"/api/v1/complaint/{complaint_id}/print", json={"full_data": "yes"})
     assert bad.status_code == 422
 

@@ -57,6 +57,7 @@ def test_the_complaint_record_prints_china_time_and_names_not_logins(ctx, users)
         assert names[login] in everything, login
         assert f'"{login}"' not in everything, f"the login {login} is printed"
     assert [row[3] for row in data["timeline"]] and all(row[3] in names.values() for row in data["timeline"])
+    assert "。；" not in everything  # a field's full stop is not followed by the separator
 
 
 def test_the_complaint_record_shows_unit_closer_attachments_and_case_entry(ctx, users):
@@ -117,7 +118,7 @@ def test_the_visit_record_shows_every_rectification_round(app, ctx, users, artif
     assert [row[6] for row in rounds] == [1, 2]
     first, second = rounds
     assert second[2] == item.measure and first[2] != item.measure and second[2].startswith(first[2])
-    assert "客户不满意" in first[7] and "重新整改" in first[7] and "客户满意" in second[7]
+    assert "客户不满意" in first[7] and "转第 2 轮" in first[7] and "客户满意" in second[7]
     assert first[4] != second[4]  # each round its own deadline
     assert data["return_visit"] and dict(data["return_visit"])["回访人"] in _names(ctx).values()
     with records.unit_of_work(ctx):
