@@ -60,8 +60,9 @@ def _after_printing(record: ArchiveRecord):
 
 
 def full_data_asked() -> bool:
-    """A print button's "full personal data" variant (app.printing: honoured only for a role that may reveal)."""
-    return request.form.get("full_data") == "1"
+    """A print button's "full personal data" variant, `?full_data=1` (app.printing: honoured only for a role
+    that may reveal)."""
+    return request.values.get("full_data") == "1"
 
 
 def refused_print(err: DomainError, back: str):

@@ -121,7 +121,9 @@ def test_the_pages_ask_for_a_full_data_copy_too_and_the_file_stays_closed_to_who
     complaint_id, mobile = _complaint_with_mobile(dbr)
     manager = html_as("cs_manager")
     seq = dbr.last_seq()
-    response = manager.post(f"/print/complaint/{complaint_id}/complaint_record", data={"full_data": "1"})
+    assert f"/print/complaint/{complaint_id}/complaint_record?full_data=1" in \
+        manager.get(f"/complaint/show/{complaint_id}").get_data(as_text=True)
+    response = manager.post(f"/print/complaint/{complaint_id}/complaint_record?full_data=1")
     assert response.status_code == 302 and "/archive/show/" in response.headers["Location"]
     record_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
     assert any(r["action"] == "reveal" for r in dbr.audit_after(seq))  # cs_manager may reveal: a reveal
