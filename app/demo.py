@@ -718,5 +718,5 @@ def _summarise(session, users, clock, summarised, now):
     for visit in archived:
         clock["now"] += timedelta(hours=2)
         with records.unit_of_work(session):
-            printing.print_visit_forms(session, visit, users["cs_staff"], may_reveal=False, printed_at=clock["now"])
+            printing.print_visit_forms(session, visit, users["cs_staff"], full_data=False, printed_at=clock["now"])
             visits.transition(session, visit, "archive", users["cs_staff"], visit.version)

@@ -391,3 +391,4 @@ def complaint_sections(complaint, departments, names, unit) -> list[tuple[str, l
         if rows:
             sections.append((str(title), rows))
     return sections
+APPROVAL, AUDIT = _table(APPROVAL, requested_at=_l("Requested at"), decided_at=_l("Decided at")), _table(AUDIT, at=_l("When"))  # shown in China time (issue 13)

@@ -8,13 +8,14 @@ database refuse them on every other path too.
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
 
 from app import labels
 from app.domain import archive, archive_loans, records
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
 from app.views.base import KefuInterface
@@ -68,15 +69,28 @@ class ArchiveApi(DomainModelRestApi):
               description: The PDF bytes; the header X-Kefu-SHA256 carries the hash recorded when it was filed
               content:
                 application/pdf: {}
+            403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
         """
         try:
             record = self._get_visible(pk)
-            data = archive.read_file(record)
+            with records.unit_of_work(db.session):  # a file carrying full personal data: an audited reveal
+                data = archive.open_file(db.session, record, self.actor())
         except DomainError as err:
+            db.session.rollback()
             return self.domain_error(err)
         return Response(data, mimetype="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{record.number}.pdf"', "X-Kefu-SHA256": record.sha256})
+
+
+def full_data_asked() -> bool:
+    """The print body's `full_data`: true asks for a copy with personal data in full (honoured only for a
+    role that may reveal it, and audited as a reveal; app.printing). Anything but a boolean is refused."""
+    body = request.get_json(silent=True) if request.data else {}
+    value = body.get("full_data", False) if isinstance(body, dict) else False
+    if not isinstance(value, bool):
+        raise ValidationError({"full_data": _l("Give true or false.")})
+    return value
 
 
 def print_response(api, action):

@@ -32,6 +32,15 @@ class PrintFormSchema(Schema):
     """Which form to print (default the complaint record form)."""
 
     form = ma.String(validate=OneOf(["complaint_record", "return_visit"]), allow_none=True)
+    full_data = ma.Boolean(metadata={"description": "A copy with personal data in full (a role that may "
+                                                    "reveal it; audited as a reveal). Default: masked."})
+
+
+class PrintCopySchema(Schema):
+    """How to print a record's forms (default: personal data masked, as on screen)."""
+
+    full_data = ma.Boolean(metadata={"description": "A copy with personal data in full (a role that may "
+                                                    "reveal it; audited as a reveal)."})
 
 
 class AttachmentSchema(Answer):

@@ -190,7 +190,7 @@ class ComplaintApi(DomainModelRestApi):
         before it (`revision` counts them). `form` chooses the complaint's return-visit record instead."""
         from app import printing
 
-        from .archive import print_response
+        from .archive import full_data_asked, print_response
 
         body = request.get_json(silent=True) if request.data else {}
         forms = {"complaint_record": printing.print_complaint_record,
@@ -202,7 +202,11 @@ class ComplaintApi(DomainModelRestApi):
             complaint = self._get_visible(pk)
         except DomainError as err:
             return self.domain_error(err)
-        return print_response(self, lambda: forms[form](db.session, complaint, self.actor()))
+        try:
+            full = full_data_asked()
+        except DomainError as err:
+            return self.domain_error(err)
+        return print_response(self, lambda: forms[form](db.session, complaint, self.actor(), full))
 
     @expose("/<int:pk>/steps", methods=["GET"])
     @documented(ComplaintStepsAnswerSchema, refusals=(404,))

@@ -43,8 +43,10 @@ from app.models import ArchiveCounter, ArchiveRecord
 from reports import base as printing
 from reports import pdfa
 
+from . import privacy
 from .calendar import local_now
-from .errors import ConflictError, NotFoundError
+from .errors import ConflictError, ForbiddenError, NotFoundError
+from .people import display_name
 from .records import flush
 
 INCOMING = ".incoming"  # temporary files while a PDF is written; never part of the archive
@@ -228,9 +230,10 @@ def latest_for(session: Session, form: str, source_table: str | None, source_id:
 
 def file_form(session: Session, form, data: dict, actor, *, source=None, source_label: str | None = None,
               title: str | None = None, retention_years: int | None = None,
-              printed_at: datetime | None = None) -> ArchiveRecord:
+              printed_at: datetime | None = None, full_personal_data: bool = False) -> ArchiveRecord:
     """Print `form` with `data` and file it: returns the new (flushed) archive record. A second print
-    of the same form for the same source is a new record whose `previous_id` names the one before."""
+    of the same form for the same source is a new record whose `previous_id` names the one before.
+    `full_personal_data` says the copy carries personal data unmasked (see `open_file`)."""
     printed_at = printed_at or local_now()
     form_name = form.__name__.rsplit(".", 1)[-1]
     source_table = source.__table__.name if source is not None else None
@@ -238,7 +241,8 @@ def file_form(session: Session, form, data: dict, actor, *, source=None, source_
     number = next_number(session, printed_at.year)
     content_sha256 = content_hash(data)
     code = verification_code(number, content_sha256)
-    printed_by = getattr(actor, "username", None) or "system"
+    printed_by = display_name(getattr(actor, "first_name", None), getattr(actor, "last_name", None),
+                              getattr(actor, "username", None) or "system")  # a name, not a login
     context = printing.PrintContext(company=current_app.config["COMPANY_NAME"], archive_number=number,
                                     verify_url=verify_url(number, code), verify_code=code,
                                     printed_at=printed_at, printed_by=printed_by,
@@ -257,7 +261,7 @@ def file_form(session: Session, form, data: dict, actor, *, source=None, source_
         pages=printed.pages,
         content_sha256=content_sha256, verify_code=code, retention_years=retention_years,
         previous_id=previous.id if previous else None, revision=previous.revision + 1 if previous else 1,
-        printed_at=printed_at, printed_by_name=printed_by,
+        printed_at=printed_at, printed_by_name=printed_by, full_personal_data=full_personal_data,
     )
     with audit.acting_as(session, actor):
         session.add(record)
@@ -269,6 +273,21 @@ def record_label(source_table: str | None, source_id: int | None, source_label: 
     """What the PDF's metadata names as the record printed, e.g. `complaint TS2026-000012`."""
     label = source_label or (str(source_id) if source_id is not None else "")
     return f"{source_table} {label}".strip() if source_table else label
+
+
+def open_file(session: Session, record: ArchiveRecord, actor) -> bytes:
+    """The archived file for `actor` to open. A file that carries personal data in full is a reveal:
+    only a role that may reveal opens it (403 otherwise), and the opening is audited like a reveal on
+    screen. The caller commits."""
+    if record.full_personal_data:
+        if not privacy.may_reveal(session, actor):
+            raise ForbiddenError(_l("This archived copy carries personal data in full: only a role that may "
+                                    "reveal personal data may open it."))
+        data = read_file(record)
+        audit.record_event(session, actor, record, "reveal", {"file": record.number})
+        session.flush()
+        return data
+    return read_file(record)
 
 
 def read_file(record: ArchiveRecord) -> bytes:

@@ -154,7 +154,7 @@ def _file_record_form(session, complaint, actor):
     from app import printing  # printing reads the domain; the domain calls it only here
 
     flush(session)
-    printing.print_complaint_record(session, complaint, actor, may_reveal=False)
+    printing.print_complaint_record(session, complaint, actor, full_data=False)
 
 
 def _closed_invalid(session, complaint, actor, values):

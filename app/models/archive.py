@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import NO_ID_REUSE, AuditedMixin, Model
@@ -54,6 +55,10 @@ class ArchiveRecord(AuditedMixin, Model):
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     printed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     printed_by_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The copy carries personal data unmasked (a full-data print): opening its file is a reveal. The
+    # server default (copies filed before 0011, or a row written without it) is the safe side: true.
+    full_personal_data: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                     server_default=sa_true())
 
     @property
     def retention_label(self) -> str:

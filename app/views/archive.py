@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, make_response, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -25,11 +35,11 @@ from app.extensions import db
 from app.models import ArchiveLoan, ArchiveRecord
 from app.models.approvals import Approval
 from app.models.choices import LoanKind, LoanState
-from app.outcome import attempt
+from app.outcome import Refusal, attempt
 
-from .base import DomainModelView, KefuInterface, RelatedTextFilter
+from .base import DomainModelView, KefuInterface, RelatedTextFilter, china_time, may_reveal
 from .complaints import ComputedColumnsInterface
-from .workflow import Entry, approval_entries, china_minute, people, person, step_buttons
+from .workflow import Entry, approval_entries, people, person, step_buttons
 
 LOAN_QUESTIONS = {"lend": _l("Register that the file leaves the archive now?"),
                   "register_return": _l("Register that the file is back in the archive?")}
@@ -54,10 +64,26 @@ def _after_printing(record: ArchiveRecord):
     return redirect(url_for("ArchiveRecordView.show", pk=record.id))
 
 
+def full_data_asked() -> bool:
+    """A print button's "full personal data" variant, `?full_data=1` (app.printing: honoured only for a role
+    that may reveal)."""
+    return request.values.get("full_data") == "1"
+
+
+def refused_print(refusal: Refusal, back: str):
+    """A print the domain refused (nothing to print yet, 409; not allowed, 403): the reason, nothing filed."""
+    appbuilder = current_app.appbuilder  # what BaseView.render_template adds, outside a view
+    return render_template("kefu/refused.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
+                           title=str(_l("Print")), message=refusal.message, back=back), refusal.status
+
+
 def _print(action):
     """Print and file in one transaction; a refusal is shown and nothing is filed."""
     record_id, refusal = attempt(db.session, lambda: action().id)
     if refusal is not None:
+        back = request.referrer or url_for("ArchiveRecordView.list")
+        if refusal.status == 409:  # nothing to print yet: a page that says why
+            return refused_print(refusal, back)
         flash(" ".join(refusal.errors.values()) or refusal.message, "danger")
         return redirect(request.referrer or url_for("ArchiveRecordView.list"))
     return _after_printing(db.session.get(ArchiveRecord, record_id))
@@ -116,10 +142,10 @@ class ArchiveRecordView(DomainModelView):
     @permission_name("download")
     def file(self, pk):
         record = self._record(pk)
-        try:
-            data = archive.read_file(record)
-        except DomainError as err:
-            flash(str(err), "danger")
+        # A file carrying full personal data is an audited reveal: written in a unit of work.
+        data, refusal = attempt(db.session, lambda: archive.open_file(db.session, record, _actor()))
+        if refusal is not None:
+            flash(refusal.message, "danger")
             return redirect(url_for(".show", pk=pk))
         return Response(data, mimetype="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{record.number}.pdf"', "Cache-Control": "no-store"})
@@ -143,7 +169,9 @@ def record_context(record: ArchiveRecord) -> dict:
             (ARCHIVE["printed_at"], _minute(record.printed_at)), (ARCHIVE["printed_by_name"], record.printed_by_name),
             (ARCHIVE["sha256"], record.sha256), (ARCHIVE["verify_code"], record.verify_code)]
     return {"rows": rows, "file_state": state, "file_state_text": FILE_STATES[state], "versions": versions,
-            "may_download": sm.has_access("can_download", "ArchiveRecordView"),
+            # a copy carrying full personal data opens only for a role that may reveal (archive.open_file)
+            "may_download": sm.has_access("can_download", "ArchiveRecordView")
+            and (not record.full_personal_data or may_reveal()),
             "may_register": sm.has_access("can_add", "ArchiveLoanView")}
 
 
@@ -167,7 +195,7 @@ class PrintView(BaseView):
             item = complaints.get_visible(db.session, pk, _actor())
         except DomainError:
             abort(404)
-        return _print(lambda: kinds[form](db.session, item, _actor()))
+        return _print(lambda: kinds[form](db.session, item, _actor(), full_data_asked()))
 
     @expose("/ledger", methods=["POST"])
     @has_access
@@ -362,7 +390,7 @@ class ArchiveLoanView(DomainModelView):
         found = session.scalars(select(Approval).where(Approval.subject_table == ArchiveLoan.__table__.name,
                                                        Approval.subject_id == loan.id).order_by(Approval.id)).all()
         # A loan keeps no step entries: its timeline is read from the record and its approval.
-        timeline = [Entry(china_minute(loan.created_at), registered_by, str(_l("Registered")), "register"),
+        timeline = [Entry(china_time(loan.created_at), registered_by, str(_l("Registered")), "register"),
                     *approval_entries(session, found)]
         timeline += [Entry(_minute(at), "", str(step.label), step.action) for step, at in (
             (archive_loans.WORKFLOW.step("lend"), loan.out_at),

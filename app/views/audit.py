@@ -7,7 +7,7 @@ from wtforms import SelectField
 from app.labels import AUDIT, AUDIT_ACTIONS
 from app.models import AuditLog
 
-from .base import CappedListMixin, KefuInterface
+from .base import CappedListMixin, KefuInterface, china_time
 
 
 class AuditLogView(CappedListMixin, ModelView):
@@ -25,5 +25,6 @@ class AuditLogView(CappedListMixin, ModelView):
     search_form_extra_fields = {"action": SelectField(_l("Action"), choices=list(AUDIT_ACTIONS.items()))}
     order_columns = ["seq", "at"]
     base_order = ("seq", "desc")
-    formatters_columns = {"action": lambda code: AUDIT_ACTIONS.get(code, code)}
+    formatters_columns = {"action": lambda code: AUDIT_ACTIONS.get(code, code),
+                          "at": lambda value: china_time(value, seconds=True)}  # stored in UTC
     page_size = 50

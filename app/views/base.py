@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 
 from flask import Response, abort, current_app, request, url_for
@@ -35,6 +35,7 @@ from wtforms.validators import ValidationError as FormValidationError
 
 from app import audit
 from app.domain import privacy, records, scope
+from app.domain.calendar import LOCAL_ZONE
 from app.domain.errors import DomainError
 from app.domain.privacy import mask
 from app.domain.rules import rules_for
@@ -192,9 +193,18 @@ def may_reveal() -> bool:
     return privacy.may_reveal(db.session, current_app.appbuilder.sm.current_user)
 
 
+def china_time(value, seconds: bool = False) -> str:
+    """A moment stored in UTC (bookkeeping columns, approvals, the audit trail) as shown: China time, like
+    every other time on the pages and on paper."""
+    if not value:
+        return ""
+    local = value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE)
+    return f"{local:%Y-%m-%d %H:%M:%S}" if seconds else f"{local:%Y-%m-%d %H:%M}"
+
+
 def format_utc_minute(value) -> str:
-    """Bookkeeping times are stored in UTC; shown to the minute and labelled as such."""
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+    """Bookkeeping times are stored in UTC; shown to the minute in China time."""
+    return china_time(value)
 
 
 class RuleValidator:
@@ -399,4 +409,4 @@ class DomainModelView(CappedListMixin, ModelView):
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
                                     related_views=self._related_views, history=history,
                                     personal_fields=personal if may_reveal() else [],
-                                    label_columns=self.label_columns)
+                                    label_columns=self.label_columns, china_time=china_time)

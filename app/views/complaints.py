@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import labels
-from app.domain import approvals, calendar, complaints, workflow, worklist
+from app.domain import approvals, calendar, complaints, print_rules, workflow, worklist
 from app.domain.errors import NotFoundError
 from app.domain.people import user_names
 from app.domain.privacy import mask
@@ -32,7 +32,15 @@ from app.models import Approval, Building, Complaint, ComplaintStep, Customer, D
 from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity
 from app.outcome import attempt
 
-from .base import CsvExportMixin, DomainModelView, KefuInterface, OverdueListWidget, RelatedTextFilter
+from .base import (
+    CsvExportMixin,
+    DomainModelView,
+    KefuInterface,
+    OverdueListWidget,
+    RelatedTextFilter,
+    china_time,
+    may_reveal,
+)
 from .workflow import (
     FormSpec,
     NativeInput,
@@ -49,6 +57,7 @@ from .workflow import (
 CONFIRM_ACTIONS = {
     "close": _l("Close this complaint? This cannot be undone."),
     "close_invalid": _l("Close this complaint as invalid or a consultation? This cannot be undone."),
+    "close_unresolved": _l("Close this complaint as unresolved? This cannot be undone."),
 }
 
 # The text fields of the steps typed as a paragraph (the others are one line); what each field is on the
@@ -334,6 +343,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
             customer_mobile=mask("mobile", complaint.customer.mobile),
             stepper=workflow.states_in_path(complaints.WORKFLOW, complaint),
             status_text=worklist.status_text(session, complaint, now),
+            may_print_form=print_rules.may_print, may_print_full=may_reveal(), china_time=china_time,
         )
 
     # --- a step -------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from app.models.choices import (
 )
 from app.outcome import attempt
 
-from .base import DomainModelView, RelatedTextFilter
+from .base import DomainModelView, RelatedTextFilter, china_time
 from .complaints import (
     ComputedColumnsInterface,
     approval_kind_label,
@@ -230,7 +230,7 @@ class ApprovalView(DomainModelView):
     formatters_columns = {
         "kind": approval_kind_label,
         "state": ApprovalState.label_of,
-        "requested_at": lambda v: f"{v:%Y-%m-%d %H:%M}" if v else "",
+        "requested_at": china_time, "decided_at": china_time,  # stored in UTC
         "waited": _waited_cell,
         "decided_by_name": lambda v: v or "",
     }
@@ -255,11 +255,11 @@ class ApprovalView(DomainModelView):
                 (APPROVAL["state"], ApprovalState.label_of(approval.state)),
                 (APPROVAL["summary"], approval.summary), (APPROVAL["detail"], approval.detail or ""),
                 (APPROVAL["requested_by_name"], approval.requested_by_name),
-                (APPROVAL["requested_at"], f"{approval.requested_at:%Y-%m-%d %H:%M}"),
+                (APPROVAL["requested_at"], china_time(approval.requested_at)),
                 (APPROVAL["waited"], waited(approval.requested_at, approval.decided_at))]
         if approval.decided_at:
             rows += [(APPROVAL["decided_by_name"], approval.decided_by_name or ""),
-                     (APPROVAL["decided_at"], f"{approval.decided_at:%Y-%m-%d %H:%M}"),
+                     (APPROVAL["decided_at"], china_time(approval.decided_at)),
                      (APPROVAL["comment"], approval.comment or "")]
         return self.render_template(
             "kefu/work_approval_show.html", title=self.show_title, approval=approval, rows=rows, form=form,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC
 
 from flask import flash, redirect, request, url_for
 from flask_appbuilder.fieldwidgets import (
@@ -27,9 +26,10 @@ from wtforms.widgets import Input
 
 from app import labels
 from app.domain import approvals, fields
-from app.domain.calendar import LOCAL_ZONE
 from app.domain.people import display_name, user_names
 from app.models.choices import ApprovalState
+
+from .base import china_time
 
 YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
 SCORES = [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]
@@ -284,13 +284,6 @@ def labelled(table):
 
 # --- the general manager's decisions ------------------------------------------------------------------
 
-def china_minute(utc_value) -> str:
-    """A bookkeeping time (stored in UTC) as China time to the minute."""
-    if not utc_value:
-        return ""
-    return minute(utc_value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE))
-
-
 @dataclass
 class ApprovalRow:
     id: int
@@ -308,7 +301,7 @@ def approval_rows(session, found) -> list[ApprovalRow]:
     """The approvals of a record as its page lists them: people by their names, China time."""
     by_id, by_login = people(session, {a.requested_by_id for a in found} | {a.decided_by_id for a in found})
     return [ApprovalRow(a.id, a.kind, _kind_label(a.kind), a.state, ApprovalState.label_of(a.state),
-                        person(by_id, by_login, a.requested_by_id, a.requested_by_name), china_minute(a.requested_at),
+                        person(by_id, by_login, a.requested_by_id, a.requested_by_name), china_time(a.requested_at),
                         person(by_id, by_login, a.decided_by_id, a.decided_by_name) if a.decided_at else "",
                         a.comment or "") for a in found]
 
@@ -319,12 +312,12 @@ def approval_entries(session, found) -> list[Entry]:
     by_id, by_login = people(session, {a.requested_by_id for a in found} | {a.decided_by_id for a in found})
     entries = []
     for a in sorted(found, key=lambda a: a.id):
-        entries.append(Entry(china_minute(a.requested_at), person(by_id, by_login, a.requested_by_id,
+        entries.append(Entry(china_time(a.requested_at), person(by_id, by_login, a.requested_by_id,
                                                                   a.requested_by_name),
                              str(_l("Submitted to the general manager: %(what)s", what=_kind_label(a.kind))),
                              "request_approval"))
         if a.decided_at:
-            entries.append(Entry(china_minute(a.decided_at), person(by_id, by_login, a.decided_by_id,
+            entries.append(Entry(china_time(a.decided_at), person(by_id, by_login, a.decided_by_id,
                                                                     a.decided_by_name),
                                  f"{_kind_label(a.kind)} · {ApprovalState.label_of(a.state)}", f"{a.state}_approval",
                                  comment=a.comment or ""))

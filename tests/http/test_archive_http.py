@@ -6,6 +6,7 @@ import hashlib
 import re
 from datetime import date, timedelta
 
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app.models import ArchiveLoan, ArchiveRecord, Complaint
@@ -141,8 +142,12 @@ def test_a_department_user_cannot_print_another_departments_complaint(html_as, d
     assert client.post(f"/print/complaint/{a_complaint_id(dbr)}/complaint_record").status_code == 302
     # Department staff hold no print permission at all.
     assert html_as("eng_staff").post(f"/print/complaint/{a_complaint_id(dbr)}/complaint_record").status_code in (302, 403)
-    with dbr.session() as s:
-        assert s.scalar(select(ArchiveRecord.id).where(ArchiveRecord.printed_by_name == "eng_staff")) is None
+    with dbr.session() as s:  # copies name their printer by name (张伟), not by login
+        user = s.scalars(select(User).where(User.username == "eng_staff")).one()
+        name = f"{user.first_name or ''}{user.last_name or ''}"
+        assert name and s.scalar(select(ArchiveRecord.id).where(ArchiveRecord.printed_by_name.in_([name, "eng_staff"]))) is None
+        cs = s.scalars(select(User).where(User.username == "cs_staff")).one()
+        assert s.scalar(select(ArchiveRecord.id).where(ArchiveRecord.printed_by_name == f"{cs.first_name}{cs.last_name}"))
 
 
 def _a_record(api_as, dbr) -> dict:

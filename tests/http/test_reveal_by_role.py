@@ -110,8 +110,9 @@ def test_with_the_permission_the_same_role_reveals_once_audited(app, dbr, custom
 
 
 def test_printing_cannot_grant_what_the_role_lacks(app, dbr):
-    """A print asked for full personal data (may_reveal=True) by a role that may not reveal prints the
-    number masked and writes no reveal row; a role that may prints it in full, audited."""
+    """A print asked for full personal data (full_data=True) by a role that may not reveal prints the
+    number masked and writes no reveal row; a role that may prints it masked unless it asks for a
+    full-data copy, which prints it in full, audited."""
     from app import printing
     from app.models import AuditLog, Complaint, Customer
 
@@ -124,7 +125,10 @@ def test_printing_cannot_grant_what_the_role_lacks(app, dbr):
         phone = dict(data["receipt"])["联系电话"]
         assert phone == privacy.mask("mobile", mobile) and phone != mobile
         assert s.scalar(select(func.count(AuditLog.id))) == rows
-        data = printing.complaint_record_data(s, complaint, _user(s, "cs_manager"), None)
+        data = printing.complaint_record_data(s, complaint, _user(s, "cs_manager"), None)  # not asked: masked
+        assert dict(data["receipt"])["联系电话"] == privacy.mask("mobile", mobile)
+        assert s.scalar(select(func.count(AuditLog.id))) == rows
+        data = printing.complaint_record_data(s, complaint, _user(s, "cs_manager"), True)  # a full-data copy
         assert dict(data["receipt"])["联系电话"] == mobile
         last = s.scalars(select(AuditLog).order_by(AuditLog.seq.desc()).limit(1)).one()
         assert s.scalar(select(func.count(AuditLog.id))) == rows + 1

@@ -35,7 +35,7 @@ def test_printing_files_the_copy_with_its_number_hash_and_retention(app, ctx, us
     complaint = a_complaint(ctx)
     before = audit_count(ctx)
     with records.unit_of_work(ctx):
-        record = printing.print_complaint_record(ctx, complaint, users["cs_staff"], may_reveal=False,
+        record = printing.print_complaint_record(ctx, complaint, users["cs_staff"], full_data=False,
                                                  printed_at=PRINTED_AT)
     assert record.number.startswith("KF-2026-") and len(record.number) == len("KF-2026-000001")
     assert record.form == "complaint_record" and record.form_code == "KF/QR-03"
@@ -280,7 +280,7 @@ def test_the_record_of_a_major_complaint_shows_the_gms_decisions_and_every_step(
                             .order_by(Complaint.id)).first()
     assert complaint is not None, "the demo data has a major complaint that went through every step"
     with records.unit_of_work(ctx):
-        record = printing.print_complaint_record(ctx, complaint, users["cs_manager"], may_reveal=True,
+        record = printing.print_complaint_record(ctx, complaint, users["cs_manager"], full_data=True,
                                                  printed_at=PRINTED_AT)
     flat = read.text(stored(app, record).read_bytes()).replace(" ", "")
     for expected in ("总经理审批", "同意", "处理方案", "回访", "反馈", complaint.customer.mobile):

@@ -21,6 +21,7 @@ from app.models.choices import ReturnVisitKind, VisitMethod
 from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
+from ..complaint_schemas import PrintCopySchema
 from ..documented import Answer, PrintedAnswerSchema, StateAnswer, documented, the_record
 from .common import existing_id, is_false, refuse_unknown
 
@@ -158,7 +159,8 @@ class ReturnVisitApi(DomainModelRestApi):
         return self.write(schedule, lambda done: self.response(200, project_id=done[0], added=done[1]))
 
     @expose("/<int:pk>/print", methods=["POST"])
-    @documented(PrintedAnswerSchema, status=201, refusals=(403, 404, 409))
+    @documented(PrintedAnswerSchema, status=201, body=PrintCopySchema, body_required=False,
+                refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("print")
@@ -166,15 +168,16 @@ class ReturnVisitApi(DomainModelRestApi):
         """Print the return visit record (回访记录表) and file it in the archive.
 
         Each call files a new copy: a reprint is a new archive record whose `previous_id` names the copy
-        before it."""
+        before it. A return visit not yet done has nothing to print (409). Personal data is masked unless
+        `full_data` is asked by a role that may reveal it (audited)."""
         from app import printing
 
-        from ..archive import print_response
+        from ..archive import full_data_asked, print_response
 
         try:
             item = self._get_visible(pk)
+            full = full_data_asked()
         except DomainError as err:
             return self.domain_error(err)
-        # Printed as the caller may see it: whether personal data is revealed is the domain's decision.
-        return print_response(self, lambda: printing.print_return_visit(db.session, item, self.actor()))
+        return print_response(self, lambda: printing.print_return_visit(db.session, item, self.actor(), full))
 

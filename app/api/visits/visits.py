@@ -22,6 +22,7 @@ from app.models.choices import ContactRole, ItemResult, ServiceItem, VisitState
 from app.views.base import KefuInterface
 
 from ..base import DomainModelRestApi, json_object
+from ..complaint_schemas import PrintCopySchema
 from ..documented import (
     Answer,
     ListAnswer,
@@ -221,7 +222,8 @@ class VisitApi(DomainModelRestApi):
 
     # --- printing ---------------------------------------------------------------------------
     @expose("/<int:pk>/print", methods=["POST"])
-    @documented(PrintedFormsAnswerSchema, status=201, refusals=(403, 404, 409))
+    @documented(PrintedFormsAnswerSchema, status=201, body=PrintCopySchema, body_required=False,
+                refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("print")
@@ -229,16 +231,17 @@ class VisitApi(DomainModelRestApi):
         """Print the filled 走访客户记录表 and 客户意见、建议征求表 and file both in the archive (kept permanently).
 
         Each call files a new copy of each form: a reprint is a new archive record whose `previous_id`
-        names the copy before it. The `archive` step of the visit needs both filed. The contact phone is
-        printed in full only for a role that may reveal personal data (the reveal is audited)."""
+        names the copy before it. The `archive` step of the visit needs both filed; a planned visit has
+        nothing to print (409). The contact phone is printed masked unless `full_data` is asked by a role
+        that may reveal personal data (the reveal is audited)."""
         from app import printing
 
-        from ..archive import print_response
+        from ..archive import full_data_asked, print_response
 
         try:
             visit = self._visible(pk)
+            full = full_data_asked()
         except DomainError as err:
             return self.domain_error(err)
-        # Printed as the caller may see it: whether personal data is revealed is the domain's decision.
-        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor()))
+        return print_response(self, lambda: printing.print_visit_forms(db.session, visit, self.actor(), full))
 

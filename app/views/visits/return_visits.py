@@ -16,14 +16,15 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from app import printing
-from app.domain import calendar, visits, worklist
+from app.domain import calendar, print_rules, visits, worklist
 from app.domain import workflow as visits_workflow
 from app.extensions import db
 from app.models import ArchiveRecord, Project, ReturnVisit, Unit, Visit
 from app.models.choices import ReturnVisitKind, VisitMethod
 from app.outcome import attempt
 
-from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
+from ..archive import full_data_asked, refused_print
+from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
 from ..workflow import (
     Entry,
@@ -177,7 +178,8 @@ class ReturnVisitView(DomainModelView):
             state_label=str(RETURN_VISIT_STATES.get(record.state, record.state)),
             buttons=step_buttons(allowed, {"record": "ReturnVisitView.record"}, record),
             timeline_entries=self._timeline(session, record), form=form, fields=RECORD_FIELDS, archived=archived,
-            may_print=record.state == "done" and may("can_print", "ReturnVisitView"),
+            may_print=print_rules.may_print("return_visit", record) and may("can_print", "ReturnVisitView"),
+            may_print_full=may_reveal(),
             may_show_visit=may("can_show", "VisitView"), may_show_archive=may("can_show", "ArchiveRecordView"),
         ), status
 
@@ -222,9 +224,11 @@ class ReturnVisitView(DomainModelView):
     @permission_name("print")
     def print_record(self, pk):
         item = self._record(pk)
-        record_id, refusal = attempt(db.session, lambda: printing.print_return_visit(db.session, item,
-                                                                                     current_actor()).id)
+        record_id, refusal = attempt(db.session, lambda: printing.print_return_visit(
+            db.session, item, current_actor(), full_data_asked()).id)
         if refusal is not None:
+            if refusal.status == 409:  # nothing to print yet: a page that says why, nothing filed
+                return refused_print(refusal, url_for(".show", pk=pk))
             refusal.flash()
             return redirect(url_for(".show", pk=pk))
         archived = db.session.get(ArchiveRecord, record_id)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from app import printing
-from app.domain import calendar, visit_planning, visits, workflow, worklist
+from app.domain import calendar, print_rules, visit_planning, visits, workflow, worklist
 from app.domain.errors import NotFoundError
 from app.domain.privacy import mask
 from app.extensions import db
@@ -44,7 +44,8 @@ from app.models.choices import (
 )
 from app.outcome import attempt
 
-from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
+from ..archive import full_data_asked, refused_print
+from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors, user_names
 from ..workflow import open_step_form, step_buttons
 from .common import (
@@ -314,7 +315,8 @@ class VisitView(DomainModelView):
             may_show_archive=may("can_show", "ArchiveRecordView"),
             may_show_summary=may("can_show", "VisitSummaryView"),
             may_see_customer=may("can_show", "CustomerView"),
-            may_print=may("can_print", "VisitView") and visit.state != S.PLANNED,
+            may_print=may("can_print", "VisitView") and print_rules.may_print("visit_record", visit),
+            may_print_full=may_reveal(),
             print_first=visit.state == S.SUMMARISED and may("can_transition", "VisitView")
             and not any(step.action == "archive" for step in actions),
             confirm_print=CONFIRM_PRINT_VISIT,
@@ -381,7 +383,9 @@ class VisitView(DomainModelView):
     def print_forms(self, pk):
         visit = self._visible(pk)
         numbers, refusal = attempt(db.session, lambda: [record.number for record in printing.print_visit_forms(
-            db.session, visit, current_actor())])  # printed as the user may see it: the domain decides
+            db.session, visit, current_actor(), full_data_asked())])
+        if refusal is not None and refusal.status == 409:  # nothing to print yet: a page that says why
+            return refused_print(refusal, url_for(".show", pk=pk))
         if refusal is None:
             flash(str(_l("Printed and filed as %(numbers)s.", numbers="、".join(numbers))), "success")
         else:
