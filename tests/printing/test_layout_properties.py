@@ -75,7 +75,7 @@ def complaint_records(draw):
     return {"receipt": pairs(draw, text, 8), "content": text,
             "sections": [(draw(tiny), pairs(draw, text, draw(st.integers(1, 6)))) for _ in range(draw(st.integers(0, 8)))],
             "progress": rows(draw, short, 0, 50, 4), "approvals": rows(draw, short, 0, 10, 7),
-            "attachments": rows(draw, tiny, 0, 50, 5), "timeline": rows(draw, tiny, 0, 200, 5),
+            "attachments": rows(draw, tiny, 0, 50, 4), "timeline": rows(draw, tiny, 0, 200, 5),
             "serious": draw(st.booleans())}
 
 
@@ -91,7 +91,7 @@ def return_visits(draw):
 def visit_records(draw):
     text = draw(long_texts())
     data = {"fields": pairs(draw, text, 8), "items": rows(draw, short, 0, 50, 5),
-            "rectifications": rows(draw, short, 0, 50, 7), "return_visit": pairs(draw, text, 4), "opinions": text()}
+            "rectifications": rows(draw, short, 0, 50, 8), "return_visit": pairs(draw, text, 4), "opinions": text()}
     if draw(st.booleans()):
         data["row_height"] = 8.5 * base.mm  # as the blank form: room to write by hand
     return data

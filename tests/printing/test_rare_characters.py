@@ -24,7 +24,7 @@ def complaint():
                         ("首问责任人", NAMES[1])],
             "content": f"{NAMES[2]}反映：{NAMES[3]}家卫生间渗水 <b>&amp;</b>", "sections": [("确认", [("客户确认方式", NAMES[3])])],
             "progress": [["2026-11-01 10:00", NAMES[1], "已派工程部", f"电话告知{NAMES[0]}"]], "approvals": [],
-            "attachments": [[1, f"{NAMES[2]}的照片.jpg", "image/jpeg", "10 KB", "0123456789abcdef"]],
+            "attachments": [[1, f"{NAMES[2]}的照片.jpg", "10 KB", "0123456789abcdef"]],
             "timeline": [["2026-11-01 10:00", "受理", "已受理", NAMES[1], NAMES[3]]], "serious": False}
 
 
