@@ -6,7 +6,8 @@ FLASK := $(BIN)/flask --app run
 DEMO_PASSWORD ?= kefu-demo-2026
 export KEFU_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: install fonts icc translations run test test-sqlite test-postgresql test-postgresql-main test-postgresql-fuzz \
+.PHONY: install fonts icc translations run test test-sqlite test-sqlite-main test-sqlite-apart test-postgresql \
+	test-postgresql-main test-postgresql-fuzz \
 	bench lint extract-messages
 
 $(BIN)/activate:
@@ -70,27 +71,36 @@ run: translations
 	@echo ""
 	$(FLASK) run
 
-# Every test on both databases, in three runs side by side on the two cores: SQLite, PostgreSQL, and
-# PostgreSQL's API fuzzing (a quarter of its run) apart, so that no run is left alone at the end while
-# the other core idles. Each run's output is shown whole when it ends. One make compiles the
-# translations once, before any run starts.
+# Every test on both databases, in four runs side by side on the two cores: per database, a main run
+# and a run of the API fuzzing and browser walks (PostgreSQL's takes the printing tests too), sized so
+# that all four end together and no core idles at the end. Each run's output is shown whole when it
+# ends; `--durations` lists its slowest tests. One make compiles the translations once, before any run.
 FUZZ := tests/http/test_schemathesis.py
-PYTEST = KEFU_TEST_DB=$(1) $(BIN)/pytest -q -p no:randomly --output=test-artifacts/$(2)
+PG_APART := $(FUZZ) tests/browser tests/printing
+SQLITE_APART := $(FUZZ) tests/browser
+PYTEST = KEFU_TEST_DB=$(1) $(BIN)/pytest -q -p no:randomly --durations=15 --output=test-artifacts/$(2)
 
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite test-postgresql-main test-postgresql-fuzz
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-sqlite-main test-sqlite-apart \
+	  test-postgresql-main test-postgresql-fuzz
 
 test-sqlite: translations
 	$(call PYTEST,sqlite,sqlite)
+
+test-sqlite-main: translations
+	$(call PYTEST,sqlite,sqlite) $(addprefix --ignore=,$(SQLITE_APART))
+
+test-sqlite-apart: translations
+	$(call PYTEST,sqlite,sqlite-apart) $(SQLITE_APART)
 
 test-postgresql: translations
 	$(call PYTEST,postgresql,postgresql)
 
 test-postgresql-main: translations
-	$(call PYTEST,postgresql,postgresql) --ignore=$(FUZZ)
+	$(call PYTEST,postgresql,postgresql) $(addprefix --ignore=,$(PG_APART))
 
 test-postgresql-fuzz: translations
-	$(call PYTEST,postgresql,postgresql-fuzz) $(FUZZ)
+	$(call PYTEST,postgresql,postgresql-fuzz) $(PG_APART)
 
 bench: translations
 	$(BIN)/python -m bench.run

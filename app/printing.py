@@ -156,7 +156,7 @@ def complaint_record_data(session, complaint: Complaint, actor, full_data: bool 
     receipt = [("投诉编号", complaint.number), ("受理时间", _minute(complaint.received_at)),
                ("投诉渠道", Channel.label_of(complaint.channel)),
                ("首问责任人", names.get(complaint.first_responsible_id, "")),
-               ("客户", complaint.customer.name), ("房号", unit_text),
+               ("客户", complaint.customer.name), ("房号", unit_text or NONE),
                ("联系电话", _customer_phone(session, complaint.customer, actor, full_data)),
                ("当前状态", ComplaintState.label_of(complaint.state))]
     sections = []
@@ -438,7 +438,7 @@ def opinion_sheet_data(session, visit, actor, full_data: bool = False) -> dict:
         select(VisitItem).where(VisitItem.visit_id == visit.id).order_by(VisitItem.seq))}
     ratings = [[m.label, "□", "□", "□", said.get(m.value, "")] for m in ServiceItem]
     staff = user_names(session, {visit.staff_id}).get(visit.staff_id, "")
-    return {"fields": [("客户", visit.customer.name), ("房号", unit_text),
+    return {"fields": [("客户", visit.customer.name), ("房号", unit_text or NONE),
                        ("联系人", visit.contact_name), ("联系电话", _contact_phone(session, visit, actor, full_data)),
                        ("日期", f"{(visit.visited_at or visit.planned_at):%Y-%m-%d}"), ("走访编号", visit.number)],
             "ratings": ratings, "opinions": _or_none(visit.opinions),

@@ -74,13 +74,12 @@ class ArchiveApi(DomainModelRestApi):
         """
         try:
             record = self._get_visible(pk)
-            with records.unit_of_work(db.session):  # a file carrying full personal data: an audited reveal
-                data = archive.open_file(db.session, record, self.actor())
         except DomainError as err:
-            db.session.rollback()
             return self.domain_error(err)
-        return Response(data, mimetype="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="{record.number}.pdf"', "X-Kefu-SHA256": record.sha256})
+        # A file carrying full personal data is an audited reveal: written in a unit of work.
+        return self.write(lambda: archive.open_file(db.session, record, self.actor()), lambda data: Response(
+            data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{record.number}.pdf"',
+                                                       "X-Kefu-SHA256": record.sha256}))
 
 
 def full_data_asked() -> bool:
@@ -96,16 +95,13 @@ def full_data_asked() -> bool:
 def print_response(api, action):
     """Print and file in one unit of work; 201 with the archive record (or the records, when `action`
     prints several forms), or the refusal with nothing filed."""
-    try:
-        with records.unit_of_work(db.session):
-            filed = action()
-    except DomainError as err:
-        db.session.rollback()
-        return api.domain_error(err)
-    if isinstance(filed, list):
-        return api.response(201, ids=[record.id for record in filed], count=len(filed),
-                            result=[archive_result(record) for record in filed])
-    return api.response(201, id=filed.id, result=archive_result(filed))
+    def answer(filed):
+        if isinstance(filed, list):
+            return api.response(201, ids=[record.id for record in filed], count=len(filed),
+                                result=[archive_result(record) for record in filed])
+        return api.response(201, id=filed.id, result=archive_result(filed))
+
+    return api.write(action, answer)
 
 
 # --- the consultation and lending register --------------------------------------------------------------
@@ -144,13 +140,11 @@ class ArchiveLoanApi(DomainModelRestApi):
         """A consultation (out at once) or a loan outside (waits for the general manager)."""
         try:
             body = json_object()
-            with records.unit_of_work(db.session):
-                loan = archive_loans.register(db.session, body.get("kind"), body.get("archive_record_id"), body,
-                                              self.actor())
         except DomainError as err:
-            db.session.rollback()
             return self.domain_error(err)
-        return self.response(201, id=loan.id, result=self.body(loan))
+        return self.write(lambda: archive_loans.register(db.session, body.get("kind"), body.get("archive_record_id"),
+                                                         body, self.actor()),
+                          lambda loan: self.response(201, id=loan.id, result=self.body(loan)))
 
     def _move(self, pk, move):
         try:
@@ -158,12 +152,10 @@ class ArchiveLoanApi(DomainModelRestApi):
             loan = archive_loans.get(db.session, pk)
             if body.get("version") not in (None, ""):
                 records.check_version(loan, body["version"])
-            with records.unit_of_work(db.session):
-                move(db.session, loan, self.actor())
         except DomainError as err:
-            db.session.rollback()
             return self.domain_error(err)
-        return self.response(200, id=loan.id, version=loan.version, result=self.body(loan))
+        return self.write(lambda: move(db.session, loan, self.actor()),
+                          lambda _: self.response(200, id=loan.id, version=loan.version, result=self.body(loan)))
 
     @expose("/<int:pk>/lend", methods=["POST"])
     @protect()

@@ -7,7 +7,6 @@ from flask_appbuilder.security.decorators import permission_name
 
 from app.domain import privacy
 from app.domain.errors import DomainError, NotFoundError
-from app.domain.records import unit_of_work
 from app.extensions import db
 from app.labels import CUSTOMER, ORG, PROPERTY
 from app.models import Building, Customer, CustomerUnit, Department, Project, Unit
@@ -66,12 +65,10 @@ class CustomerApi(DomainModelRestApi):
             item = self.datamodel.get(pk, self._base_filters)
             if item is None:
                 raise NotFoundError()
-            with unit_of_work(db.session):
-                value = privacy.reveal(db.session, item, field, self.actor())
         except DomainError as err:
-            db.session.rollback()
             return self.domain_error(err)
-        return self.response(200, field=field, value=value)
+        return self.write(lambda: privacy.reveal(db.session, item, field, self.actor()),
+                          lambda value: self.response(200, field=field, value=value))
 
 
 class CustomerUnitApi(DomainModelRestApi):
