@@ -77,37 +77,12 @@ TEXT = Column(9.5, 13)
 PAD_X, PAD_TOP, PAD_BOTTOM = 3, 1.5, 2.5  # cell padding; the bottom one holds the descenders of the last line
 
 
-class Lines(Flowable):
-    """Lines already broken to a cell's width, drawn run by run in the font each character needs (a cell
-    whose text is all in the main font is a plain string instead: Table draws those faster)."""
-
-    def __init__(self, lines, column: Column):
-        super().__init__()
-        self.lines, self.column = lines, column
-
-    def wrap(self, available_width, available_height):
-        self.width, self.height = available_width, len(self.lines) * self.column.leading
-        return self.width, self.height
-
-    def draw(self):
-        size, leading = self.column.size, self.column.leading
-        for k, line in enumerate(self.lines):
-            x = 0
-            if self.column.align != "LEFT":
-                spare = self.width - fonts.text_width(line, size)
-                x = spare / 2 if self.column.align == "CENTER" else spare
-            text = self.canv.beginText(x, self.height - size - k * leading)
-            for font, chunk in fonts.runs(line):
-                text.setFont(font, size, leading)
-                text.textOut(chunk)
-            self.canv.drawText(text)
-
-
 class Grid:
     """What every page's piece of one table shares: columns, widths, the header row, the least height of a
     row (room to write by hand), and the cells already laid out. A row is laid out as one or more pieces:
     each cell's text broken into lines that fit its column, and a row taller than MAX_PIECE points cut
-    between lines into pieces, so that a row of any length flows over pages and no piece outgrows one."""
+    between lines into pieces, so that a row of any length flows over pages and no piece outgrows one.
+    A cell is the tuple of its lines."""
 
     MAX_PIECE = 120  # points; a page's frame is never lower than three of them
 
@@ -118,41 +93,33 @@ class Grid:
         self.head = None
         self.head_height = 0.0
         if head is not None:
-            head_cols = [head_column] * len(widths)
-            lines = [self._lines(value, c, head_cols[c]) for c, value in enumerate(head)]
-            self.head = [self._cell(part, head_cols[c]) for c, part in enumerate(lines)]
-            self.head_height = max(max(1, len(part)) * head_cols[c].leading for c, part in enumerate(lines)) \
+            self.head = [self._lines(value, c, head_column) for c, value in enumerate(head)]
+            self.head_height = max(max(1, len(lines)) for lines in self.head) * head_column.leading \
                 + PAD_TOP + PAD_BOTTOM
+        self.per_piece = [max(1, int((self.MAX_PIECE - PAD_TOP - PAD_BOTTOM) // col.leading)) for col in columns]
         self.cache: dict[int, list] = {}
 
     def _lines(self, value, c: int, column: Column) -> tuple[str, ...]:
         text = "" if value is None else str(value)
         return fonts.wrap_lines(text, self.widths[c] - 2 * PAD_X, column.size) if text else ()
 
-    @staticmethod
-    def _cell(lines, column: Column):
-        if not lines:
-            return ""
-        if all(fonts.main_chars().issuperset(line) for line in lines):
-            return "\n".join(lines)
-        return Lines(lines, column)
-
     def pieces(self, index: int, row: list) -> list[tuple[list, float]]:
         """Row `index` as (cells, height) pieces, cached until the row is printed."""
         found = self.cache.get(index)
         if found is not None:
             return found
-        lines = [self._lines(value, c, self.columns[c]) for c, value in enumerate(row)]
-        per_piece = [max(1, int((self.MAX_PIECE - PAD_TOP - PAD_BOTTOM) // col.leading)) for col in self.columns]
-        count = max([1] + [-(-len(part) // per_piece[c]) for c, part in enumerate(lines)])
-        pieces = []
-        for j in range(count):
-            cells, height = [], 0.0
-            for c, part in enumerate(lines):
-                column, chunk = self.columns[c], part[j * per_piece[c]:(j + 1) * per_piece[c]]
-                cells.append(self._cell(chunk, column))
-                height = max(height, max(1, len(chunk)) * column.leading)
-            pieces.append((cells, height + PAD_TOP + PAD_BOTTOM))
+        columns = self.columns
+        lines = [self._lines(value, c, columns[c]) for c, value in enumerate(row)]
+        if all(len(part) <= self.per_piece[c] for c, part in enumerate(lines)):  # the usual row: one piece
+            pieces = [(lines, max(max(1, len(part)) * columns[c].leading for c, part in enumerate(lines))
+                       + PAD_TOP + PAD_BOTTOM)]
+        else:
+            count = max(-(-len(part) // self.per_piece[c]) for c, part in enumerate(lines))
+            pieces = []
+            for j in range(count):
+                cells = [part[j * self.per_piece[c]:(j + 1) * self.per_piece[c]] for c, part in enumerate(lines)]
+                height = max(max(1, len(chunk)) * columns[c].leading for c, chunk in enumerate(cells))
+                pieces.append((cells, height + PAD_TOP + PAD_BOTTOM))
         if self.min_height:
             short = self.min_height - sum(height for _cells, height in pieces)
             if short > 0:
@@ -160,52 +127,79 @@ class Grid:
         self.cache[index] = pieces
         return pieces
 
-    def style(self, row_ends: list[int]) -> list:
-        """Few commands: ReportLab applies each to every cell of the page's table."""
-        first = 1 if self.head is not None else 0
-        style = [("LEFTPADDING", (0, 0), (-1, -1), PAD_X), ("RIGHTPADDING", (0, 0), (-1, -1), PAD_X),
-                 ("TOPPADDING", (0, 0), (-1, -1), PAD_TOP), ("BOTTOMPADDING", (0, 0), (-1, -1), PAD_BOTTOM),
-                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                 ("BOX", (0, 0), (-1, -1), 0.5, LINE), ("LINEAFTER", (0, 0), (-2, -1), 0.5, LINE)]
-        if len(set(self.columns)) == 1:  # one command for all (a ledger page has hundreds of cells)
-            column = self.columns[0]
-            style.append(("FONT", (0, first), (-1, -1), FONT_NAME, column.size, column.leading))
-        else:
-            style += [("FONT", (c, first), (c, -1), FONT_NAME, column.size, column.leading)
-                      for c, column in enumerate(self.columns)]
-        for c, column in enumerate(self.columns):
-            if column.align != "LEFT":
-                style.append(("ALIGN", (c, first), (c, -1), column.align))
-            if column.shaded:
-                style.append(("BACKGROUND", (c, first), (c, -1), SHADE))
-        if self.head is not None:
-            head = self.head_column
-            style += [("FONT", (0, 0), (-1, 0), FONT_NAME, head.size, head.leading),
-                      ("BACKGROUND", (0, 0), (-1, 0), SHADE), ("LINEBELOW", (0, 0), (-1, 0), 0.5, LINE)]
-            if head.align != "LEFT":
-                style.append(("ALIGN", (0, 0), (-1, 0), head.align))
-        style += [("LINEBELOW", (0, r), (-1, r), 0.5, LINE) for r in row_ends]
-        return style
+
+class GridPage(Flowable):
+    """One page's piece of a grid — the header and the row pieces that fit — drawn directly: the cells'
+    text as one text object, then the shading and the rules. ReportLab's Table would style every cell and
+    draw each one with a text object of its own: two thirds of a long ledger's time, for the same marks."""
+
+    def __init__(self, grid: Grid, rows: list[list[tuple[str, ...]]], heights: list[float], row_ends: list[int]):
+        super().__init__()
+        self.grid, self.rows, self.heights, self.row_ends = grid, rows, heights, row_ends
+        self.width, self.height = sum(grid.widths), sum(heights)
+
+    def wrap(self, available_width, available_height):
+        return self.width, self.height
+
+    def draw(self):
+        canv, grid = self.canv, self.grid
+        xs = list(itertools.accumulate([0.0] + grid.widths))
+        tops = list(itertools.accumulate([self.height] + [-h for h in self.heights]))
+        first = 1 if grid.head is not None else 0
+        canv.saveState()
+        canv.setFillColor(SHADE)
+        if first:
+            canv.rect(0, tops[1], self.width, self.heights[0], stroke=0, fill=1)
+        for c, column in enumerate(grid.columns):
+            if column.shaded and len(self.rows) > first:
+                canv.rect(xs[c], 0, grid.widths[c], tops[first], stroke=0, fill=1)
+        canv.setFillColor(colors.black)
+        text, current = canv.beginText(), None
+        for r, cells in enumerate(self.rows):
+            for c, lines in enumerate(cells):
+                column = grid.head_column if r < first else grid.columns[c]
+                y = tops[r] - PAD_TOP - column.size
+                for line in lines:
+                    x = xs[c] + PAD_X
+                    if column.align != "LEFT":
+                        spare = grid.widths[c] - 2 * PAD_X - fonts.text_width(line, column.size)
+                        x += spare / 2 if column.align == "CENTER" else spare
+                    text.setTextOrigin(x, y)
+                    for font, chunk in fonts.runs(line):
+                        if current != (font, column.size):
+                            current = (font, column.size)
+                            text.setFont(font, column.size, column.leading)
+                        text.textOut(chunk)
+                    y -= column.leading
+        canv.drawText(text)
+        canv.setStrokeColor(LINE)
+        canv.setLineWidth(0.5)
+        for x in xs[1:-1]:
+            canv.line(x, 0, x, self.height)
+        for r in ([0] if first else []) + self.row_ends:
+            canv.line(0, tops[r + 1], self.width, tops[r + 1])
+        canv.rect(0, 0, self.width, self.height, stroke=1, fill=0)
+        canv.restoreState()
 
 
 class RepeatingTable(Flowable):
-    """The rows of a table, laid out page by page: each page gets a Table of the header and the row pieces
-    that fit there (heights known in advance, so ReportLab measures nothing). ReportLab's own Table would
-    re-measure every remaining row on every page (quadratic in the rows), and cannot split inside a row;
-    this stays linear and splits a long row between its lines."""
+    """The rows of a table, laid out page by page: each page gets a GridPage of the header and the row
+    pieces that fit there (heights known in advance, so nothing is measured twice). ReportLab's own Table
+    would re-measure every remaining row on every page (quadratic in the rows), and cannot split inside a
+    row; this stays linear and splits a long row between its lines."""
 
     def __init__(self, grid: Grid, rows: list[list], start: int = 0, piece: int = 0):
         super().__init__()
         self.grid, self.rows, self.start, self.piece = grid, rows, start, piece
-        self._table: Table | None = None
-        self._table_height = None
+        self._page: GridPage | None = None
+        self._page_height = None
         self._next = (start, piece)
 
-    def _window(self, available_height: float) -> Table:
-        if self._table is not None and self._table_height == available_height:
-            return self._table  # wrap() then split() on the same page: build the window once
+    def _window(self, available_height: float) -> GridPage:
+        if self._page is not None and self._page_height == available_height:
+            return self._page  # wrap() then split() on the same page: lay the window out once
         grid = self.grid
-        self._table_height = available_height
+        self._page_height = available_height
         used = grid.head_height
         cells, heights, row_ends = [], [], []
         index, piece = self.start, self.piece
@@ -223,14 +217,12 @@ class RepeatingTable(Flowable):
                 index, piece = index + 1, 0
         self._next = (index, piece)
         self._fitted = len(cells)
-        data = ([grid.head] if grid.head is not None else []) + cells
-        if not data:
-            data, heights = [[""] * len(grid.widths)], [0]
-        table = Table(data, colWidths=grid.widths, rowHeights=([grid.head_height] if grid.head is not None else [])
-                      + heights)
-        table.setStyle(TableStyle(grid.style(row_ends)))
-        self._table = table
-        return table
+        if grid.head is not None:
+            cells, heights = [grid.head] + cells, [grid.head_height] + heights
+        if not cells:
+            cells, heights = [[()] * len(grid.widths)], [0]
+        self._page = GridPage(grid, cells, heights, row_ends)
+        return self._page
 
     @property
     def _complete(self) -> bool:
@@ -243,17 +235,17 @@ class RepeatingTable(Flowable):
         return width, height
 
     def split(self, available_width, available_height):
-        table = self._window(available_height)
+        page = self._window(available_height)
         if self._fitted == 0:
             return []  # not even one piece of a row fits under the header here: start on the next page
         for index in range(self.start, self._next[0]):
             self.grid.cache.pop(index, None)  # printed: let the memory go
         if self._complete:
-            return [table]
-        return [table, RepeatingTable(self.grid, self.rows, *self._next)]
+            return [page]
+        return [page, RepeatingTable(self.grid, self.rows, *self._next)]
 
     def draw(self):
-        self._table.drawOn(self.canv, 0, 0)
+        self._page.drawOn(self.canv, 0, 0)
 
 
 class Kit:
