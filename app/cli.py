@@ -33,11 +33,13 @@ def register_cli(app) -> None:
 
     @demo.command("load")
     @click.option("--password", default=None, help="Password for every demo user (generated if omitted).")
-    def demo_load(password):
+    @click.option("--complaints", type=click.IntRange(min=0), default=None,
+                  help="How many demo complaints to walk through their steps (default: all of them; 0: none).")
+    def demo_load(password, complaints):
         """Load the demo departments, properties, customers and one user per role (idempotent)."""
         from app.demo import load_demo
 
-        report = load_demo(db.session, current_app.appbuilder, password)
+        report = load_demo(db.session, current_app.appbuilder, password, complaint_count=complaints)
         for line in report:
             click.echo(line)
 

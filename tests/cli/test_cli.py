@@ -43,12 +43,14 @@ def test_roles_sync_removes_a_permission_granted_by_hand(fresh_app):
 
 def test_demo_load_is_idempotent_and_prints_a_generated_password(fresh_app):
     runner = fresh_app.test_cli_runner()
-    first = runner.invoke(args=["demo", "load"])
+    # Two complaints: walking all 300 is what the session's demo database already does (tests/conftest.py).
+    first = runner.invoke(args=["demo", "load", "--complaints", "2"])
     assert first.exit_code == 0, first.output
     assert "Demo users (password: " in first.output and "(unchanged)" not in first.output
-    second = runner.invoke(args=["demo", "load"])
+    assert "Complaints: 2 added (2 in all)" in first.output
+    second = runner.invoke(args=["demo", "load", "--complaints", "2"])
     assert second.exit_code == 0, second.output
-    assert "(unchanged)" in second.output
+    assert "(unchanged)" in second.output and "Complaints: 2 present, none added" in second.output
     with fresh_app.app_context():
         assert db.session.scalar(select(func.count(Customer.id))) == 200
         assert db.session.scalar(select(func.count(Department.id))) >= 5
@@ -56,7 +58,7 @@ def test_demo_load_is_idempotent_and_prints_a_generated_password(fresh_app):
         for name in ("admin", "cs_staff", "cs_manager", "eng_staff", "pm_staff", "archivist", "gm", "auditor"):
             assert sm.find_user(username=name) is not None
         db.session.remove()
-    third = runner.invoke(args=["demo", "load", "--password", "another-pass-9"])
+    third = runner.invoke(args=["demo", "load", "--password", "another-pass-9", "--complaints", "0"])
     assert third.exit_code == 0 and "password reset" in third.output
 
 
