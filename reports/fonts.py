@@ -139,7 +139,9 @@ def markup(text) -> str:
 # A break may fall anywhere between two CJK characters; a run of other characters (a Latin word, a number,
 # ASCII punctuation) stays together with its trailing spaces unless it alone is wider than the line.
 # Closing punctuation that Chinese typesetting never puts at the start of a line.
-NO_LINE_START = frozenset("，。、；：！？）》」』】〕〉…—·％．),.;:!?%]}")
+NO_LINE_START = frozenset("，。、；：！？）》」』】〕〉”’…—·％．),.;:!?%]}")
+# Opening punctuation never ends a line: it goes down with the character it opens.
+NO_LINE_END = frozenset("（《「『【〔〈“‘([{")
 _TOKEN = re.compile(r"[\u0021-\u2e7f\uff61-\uffdc]+ *| +|.", re.S)
 
 
@@ -152,6 +154,15 @@ def text_width(text: str, size: float) -> float:
     if main_chars().issuperset(text):
         return pdfmetrics.stringWidth(text, MAIN, size)
     return sum(_char_width(c, size) for c in text)
+
+
+def _openers_down(line: str, carry: str) -> tuple[str, str]:
+    """A line about to end gives its trailing opening punctuation (（《“) to the next line's `carry`:
+    an opening mark goes down with what it opens (unless it is all the line holds)."""
+    line = line.rstrip(" ")
+    while len(line) > 1 and line[-1] in NO_LINE_END:
+        line, carry = line[:-1].rstrip(" "), line[-1] + carry
+    return line, carry
 
 
 @lru_cache(maxsize=65536)
@@ -174,7 +185,8 @@ def wrap_lines(text: str, width: float, size: float) -> tuple[str, ...]:
                 if token[0] in NO_LINE_START and len(line) > 1 and ord(line[-1]) >= 0x2E80 \
                         and line[-1] not in NO_LINE_START:
                     line, carry = line[:-1], line[-1]  # 。 never starts a line: its character goes with it
-                lines.append(line.rstrip(" "))
+                line, carry = _openers_down(line, carry)
+                lines.append(line)
                 line, used = "", 0.0
             if token.strip(" ") == "":
                 continue  # spaces at a break are the break
@@ -185,8 +197,9 @@ def wrap_lines(text: str, width: float, size: float) -> tuple[str, ...]:
             for char in token:  # a word wider than the line: break it between characters
                 cw = _char_width(char, size)
                 if used + cw > width and line:
-                    lines.append(line.rstrip(" "))
-                    line, used = "", 0.0
+                    line, carry = _openers_down(line, "")
+                    lines.append(line)
+                    line, used = carry, text_width(carry, size)
                 line, used = line + char, used + cw
         lines.append(line.rstrip(" "))
     return tuple(lines)
