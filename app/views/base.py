@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 
 from flask import Response, abort, current_app, request, url_for
@@ -34,8 +34,7 @@ from wtforms import HiddenField
 from wtforms.validators import ValidationError as FormValidationError
 
 from app import audit
-from app.domain import privacy, records, scope
-from app.domain.calendar import LOCAL_ZONE
+from app.domain import calendar, privacy, records, scope
 from app.domain.errors import DomainError
 from app.domain.privacy import mask
 from app.domain.rules import rules_for
@@ -198,7 +197,7 @@ def china_time(value, seconds: bool = False) -> str:
     every other time on the pages and on paper."""
     if not value:
         return ""
-    local = value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE)
+    local = calendar.from_utc(value)
     return f"{local:%Y-%m-%d %H:%M:%S}" if seconds else f"{local:%Y-%m-%d %H:%M}"
 
 
