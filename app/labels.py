@@ -88,6 +88,19 @@ AUDIT = _table(
     prev_hash=_l("Previous hash"), actor_id=_l("User ID"),
 )
 
+# The records the audit trail names by their table (tables without a page of their own included).
+TABLES = _table(
+    ab_user=_l("User"), ab_role=_l("Role"), ab_user_role=_l("User's role"), ab_permission_view_role=_l("Role's permission"),
+    ab_group=_l("User group"), approval=_l("Approval"), archive_loan=_l("Archive loan"), archive_record=_l("Archive record"),
+    building=_l("Building"), calendar_day=_l("Holiday or make-up workday"), calendar_year=_l("Calendar year"),
+    case_entry=_l("Case"), complaint=_l("Complaint"), complaint_attachment=_l("Evidence"),
+    complaint_step=_l("Complaint step"), customer=_l("Customer"), customer_unit=_l("Customer's unit"),
+    department=_l("Department"), project=_l("Project"), rectification=_l("Rectification item"),
+    return_visit=_l("Return visit"), unit=_l("Unit"), user_department=_l("User's department"),
+    user_login_state=_l("Login state"), visit=_l("Visit"), visit_item=_l("Inspected item"),
+    visit_step=_l("Visit step"), visit_summary=_l("Visit summary"),
+)
+
 AUDIT_ACTIONS = _table(
     insert=_l("Created"), update=_l("Changed"), delete=_l("Deleted"), reveal=_l("Revealed"),
     login_failed=_l("Failed login"), login_locked=_l("Login locked"),

@@ -232,7 +232,6 @@ class ApprovalView(DomainModelView):
         "state": ApprovalState.label_of,
         "requested_at": china_time, "decided_at": china_time,  # stored in UTC
         "waited": _waited_cell,
-        "decided_by_name": lambda v: v or "",
     }
 
     def __init__(self, **kwargs):

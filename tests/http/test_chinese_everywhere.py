@@ -1,0 +1,95 @@
+"""Chinese on every screen (issue 14 item 1): every demo user walks every page they can reach — the menu,
+lists, detail pages, add and edit forms, step forms (tests/http/chinese_crawl.py) — and no page shows an
+English word or a raw code outside the short allowlist of tests/http/chinese.py. The detector is itself
+tested on pages with English put in, so the walk can fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD, USERNAMES
+from tests.http.chinese import english, findings, visible_texts
+from tests.http.chinese_crawl import crawl_as
+
+# A login name is an account's name, like an e-mail address: the user administration pages show it as such.
+LOGIN_PAGES = ("KefuUserDBModelView.",)
+
+
+# --- the detector ------------------------------------------------------------------------------------
+
+PAGE = """<html><head><title>{title}</title><style>.x {{ color: red }}</style>
+<script>var label = "Cancel";</script></head><body>
+<nav><a href="/" title="{tip}">首页</a></nav>
+<table><tr><td>{cell}</td><td>TS2026-000123</td><td>138****5678</td></tr></table>
+<form><input type="submit" value="{button}"><input name="q" placeholder="{hint}">
+<select><option value="x">{option}</option></select></form>
+<span translate="no">SALES</span><p>文件 a.pdf，PDF/A，QR 码，KF/QR-02，`flask --app run calendar seed`</p>
+</body></html>"""
+CHINESE = dict(title="投诉列表", tip="回到首页", cell="已受理", button="保存", hint="搜索", option="热线")
+
+
+def test_a_chinese_page_passes():
+    assert findings(PAGE.format(**CHINESE)) == []
+
+
+@pytest.mark.parametrize("slot, english_text", [
+    ("title", "Complaints"), ("tip", "Back home"), ("cell", "None"), ("cell", "True"), ("cell", "SALES"),
+    ("cell", "front_desk"), ("button", "OK"), ("hint", "Search"), ("option", "Hotline"), ("cell", "已受理 Cancel"),
+])
+def test_english_anywhere_a_person_reads_it_is_found(slot, english_text):
+    page = PAGE.format(**{**CHINESE, slot: english_text})
+    found = [w for _, _, words in findings(page) for w in words]
+    assert found and set(found) <= set(english_text.replace("已受理 ", "").split()), found
+
+
+def test_scripts_styles_and_marked_codes_are_not_read():
+    texts = " ".join(text for _, text in visible_texts(PAGE.format(**CHINESE)))
+    assert "Cancel" not in texts and "color" not in texts and "SALES" not in texts
+    assert english("编号 TS2026-000123、身份证 3301**********803X、校验码 218F-F937-680A-C17E、a.pdf") == []
+    assert english("部门 SALES、None、can_list") == ["SALES", "None", "can_list"]
+
+
+# --- the walk ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def walked(app, targets_plain):
+    """Every demo user's pages (one walk each, shared by the tests below)."""
+    return {username: crawl_as(app, targets_plain, username, PASSWORD) for username in USERNAMES}
+
+
+@pytest.fixture(scope="module")
+def targets_plain(app):
+    from tests.http.crawl import Targets
+
+    return Targets(app)
+
+
+def _logins(app) -> set[str]:
+    from tests.http.conftest import Db
+
+    with Db(app).session() as s:
+        return {u.username for u in s.query(app.appbuilder.sm.user_model)}
+
+
+def test_every_page_of_every_user_is_in_chinese(app, walked):
+    logins = _logins(app)
+    problems = []
+    for username, pages in walked.items():
+        for page in pages:
+            allowed = logins if page.endpoint.startswith(LOGIN_PAGES) else set()
+            for where, text, words in findings(page.body):
+                if set(words) - allowed:
+                    problems.append(f"{username} {page.url} [{page.status}] {where} {text!r}: {words}")
+    assert not problems, f"{len(problems)} pieces of English:\n" + "\n".join(sorted(set(problems))[:80])
+
+
+def test_the_walk_reached_the_kinds_of_pages(walked):
+    """The walk is not empty: each user reached pages, and together lists, detail pages, forms and step
+    forms of the workflows, and error pages."""
+    endpoints = {p.endpoint for pages in walked.values() for p in pages}
+    assert all(len([p for p in pages if p.status == 200]) >= 10 for pages in walked.values())
+    for expected in ("ComplaintView.list", "ComplaintView.show", "ComplaintView.add", "ComplaintView.transition",
+                     "VisitView.transition", "CustomerView.edit", "AuditLogView.list", "MyWorkView.index",
+                     "KefuUserDBModelView.list", "RoleModelView.list"):
+        assert expected in endpoints, expected
+    assert {403, 404} <= {p.status for pages in walked.values() for p in pages}
