@@ -37,7 +37,7 @@ from app.models.choices import (
 )
 from app.outcome import attempt
 
-from .base import DomainModelView, RelatedTextFilter, china_time
+from .base import DomainModelView, RelatedTextFilter, china_time, person_by_login
 from .complaints import (
     ComputedColumnsInterface,
     approval_kind_label,
@@ -253,11 +253,11 @@ class ApprovalView(DomainModelView):
         rows = [(APPROVAL["kind"], approval_kind_label(approval.kind)),
                 (APPROVAL["state"], ApprovalState.label_of(approval.state)),
                 (APPROVAL["summary"], approval.summary), (APPROVAL["detail"], approval.detail or ""),
-                (APPROVAL["requested_by_name"], approval.requested_by_name),
+                (APPROVAL["requested_by_name"], person_by_login(approval.requested_by_name)),
                 (APPROVAL["requested_at"], china_time(approval.requested_at)),
                 (APPROVAL["waited"], waited(approval.requested_at, approval.decided_at))]
         if approval.decided_at:
-            rows += [(APPROVAL["decided_by_name"], approval.decided_by_name or ""),
+            rows += [(APPROVAL["decided_by_name"], person_by_login(approval.decided_by_name)),
                      (APPROVAL["decided_at"], china_time(approval.decided_at)),
                      (APPROVAL["comment"], approval.comment or "")]
         return self.render_template(
@@ -339,8 +339,10 @@ class CaseEntryInterface(ComputedColumnsInterface):
         if page is None or (item.source_table, item.source_id) not in cases.visible_sources(
                 self.session, [item], actor):
             return ""
-        return Markup('<a href="{}">{} #{}</a>').format(url_for(page, pk=item.source_id), item.source_table,
-                                                         item.source_id)
+        source = next((m.class_ for m in db.Model.registry.mappers if m.local_table.name == item.source_table), None)
+        record = self.session.get(source, item.source_id) if source else None  # named by its number, not its id
+        return Markup('<a href="{}">{} {}</a>').format(url_for(page, pk=item.source_id), labels.label(
+            labels.TABLES, item.source_table), getattr(record, "number", None) or f"#{item.source_id}")
 
 
 class CaseEntryView(DomainModelView):

@@ -47,18 +47,30 @@ def _pattern(app, url: str):
     return endpoint, tuple(sorted((k, str(v)) for k, v in args.items() if k not in ID_ARGS))
 
 
+def _permissions(app, username: str) -> set[tuple[str, str]]:
+    """(permission, view) pairs the user's roles hold."""
+    from tests.http.conftest import Db
+
+    with Db(app).session(), app.test_request_context():
+        sm = app.appbuilder.sm
+        user = sm.find_user(username=username)
+        return {pair for role in user.roles for pair in sm.get_role_permissions(role)}
+
+
 def seeds(app, targets, username: str) -> list[str]:
-    """Every GET page route of the URL map, filled with ids this user may see."""
-    out = ["/"]
+    """Every GET page route of the URL map that the user's roles may open, filled with ids the user may
+    see, and one route the user may not open (its refusal page is a page too)."""
+    held, out, refused = _permissions(app, username), ["/"], []
     for route in routes(app):
-        if "GET" not in route.methods or route.is_api or route.arguments and "locale" in route.arguments:
+        if "GET" not in route.methods or route.is_api or "locale" in route.arguments:
             continue
         if SKIP_ENDPOINTS.search(route.endpoint):
             continue
         url = targets.url(route, username)
-        if url:
-            out.append(url)
-    return out
+        if not url:
+            continue
+        (refused if route.permission is not None and route.permission not in held else out).append(url)
+    return out + refused[:1]
 
 
 def login(app, username: str, password: str):

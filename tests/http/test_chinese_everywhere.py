@@ -12,7 +12,7 @@ from tests.http.chinese import english, findings, visible_texts
 from tests.http.chinese_crawl import crawl_as
 
 # A login name is an account's name, like an e-mail address: the user administration pages show it as such.
-LOGIN_PAGES = ("KefuUserDBModelView.",)
+LOGIN_PAGES = ("KefuUserDBModelView.", "RoleModelView.")
 
 
 # --- the detector ------------------------------------------------------------------------------------
@@ -93,3 +93,41 @@ def test_the_walk_reached_the_kinds_of_pages(walked):
                      "KefuUserDBModelView.list", "RoleModelView.list"):
         assert expected in endpoints, expected
     assert {403, 404} <= {p.status for pages in walked.values() for p in pages}
+
+
+# --- China time, said once per page (issue 14 item 2) -------------------------------------------------
+
+ZONE_NOTE = "时间均为北京时间"
+
+
+def test_every_page_says_once_that_times_are_china_time(walked):
+    pages = [p for pages in walked.values() for p in pages if p.status == 200]
+    wrong = sorted({p.url for p in pages if p.body.count(ZONE_NOTE) != 1})
+    assert not wrong, wrong[:20]
+
+
+def test_a_stored_utc_moment_shows_eight_hours_later(app, html_as):
+    """A customer's audit rows and bookkeeping times are stored in UTC: its page (history included) and the
+    audit log show them in China time, never the stored UTC reading."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.models import AuditLog, Customer
+    from tests.http.conftest import Db
+
+    with Db(app).session() as s:
+        customer = s.scalars(select(Customer).order_by(Customer.id)).first()
+        rows = s.scalars(select(AuditLog).where(AuditLog.table_name == "customer",
+                                                AuditLog.record_id == str(customer.id))).all()
+        pk, created, moments = customer.id, customer.created_at, [r.at for r in rows]
+    assert moments, "the demo customer has no audit rows"
+    page = html_as("cs_staff").get(f"/customer/show/{pk}").get_data(as_text=True)
+    for at in moments:
+        china = at + timedelta(hours=8)
+        assert f"{china:%Y-%m-%d %H:%M:%S}" in page
+        if china.date() != at.date() or china.hour != at.hour:
+            assert f"{at:%Y-%m-%d %H:%M:%S}" not in page
+    assert f"{created + timedelta(hours=8):%Y-%m-%d %H:%M}" in page
+    log = html_as("auditor").get(f"/auditlog/list/?_flt_0_record_id={pk}&_flt_0_table_name=customer")
+    assert f"{moments[0] + timedelta(hours=8):%Y-%m-%d %H:%M:%S}" in log.get_data(as_text=True)
