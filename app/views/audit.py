@@ -62,7 +62,10 @@ def table_label(table: str) -> str:
 
 def _field_label(view, field: str, fallback: dict) -> str:
     columns = getattr(view, "label_columns", None) or {}
-    for name in (field, field.removesuffix("_id")):
+    names = (field, field.removesuffix("_id"))
+    if field.endswith("_by_id"):  # labelled like the name stored beside it: requested_by_id as requested_by_name
+        names += (field.removesuffix("_id") + "_name",)
+    for name in names:
         own = columns.get(name)
         if own is not None and str(own) != name.replace("_", " ").title():  # not a label FAB made up
             return str(own)
@@ -90,6 +93,8 @@ def _value(view, field: str, value, names) -> str:
         return china_time(moment) if field in UTC_COLUMNS else labels.minute(moment)
     if field in ("source_table", "subject_table", "table_name"):
         return str(labels.TABLES.get(value, value))
+    if field == "form":  # a printed form by its title
+        return str(labels.ARCHIVE_FORMS.get(value, value))
     if field in FIELD_CHOICES:
         return FIELD_CHOICES[field].label_of(value)
     if field == "code":  # a code (department, project) is written as it is: marked as not for translation

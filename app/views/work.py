@@ -363,8 +363,8 @@ class CaseEntryView(DomainModelView):
     search_form_extra_fields = {
         "text": StringField(_l("Text")),
         "project": StringField(_l("Project")),
-        "stage": SelectField(_l("Stage"), choices=cases.choices("stage")),
-        "category": SelectField(_l("Category"), choices=cases.choices("category")),
+        "stage": SelectField(CASE["stage"], choices=cases.choices("stage")),
+        "category": SelectField(CASE["category"], choices=cases.choices("category")),
     }
     form_fields = ["title", "project", "stage", "category", "description", "photos", "cause", "lesson",
                    "department"]
@@ -374,9 +374,9 @@ class CaseEntryView(DomainModelView):
     # The choices are the domain's (app.domain.cases.CHOICES), and so is the check of a value: the select
     # does not refuse one itself, app.domain.cases does, with the same message as for the API.
     add_form_extra_fields = edit_form_extra_fields = {
-        "stage": SelectField(_l("Stage"), choices=cases.choices("stage", blank=True), validate_choice=False,
+        "stage": SelectField(CASE["stage"], choices=cases.choices("stage", blank=True), validate_choice=False,
                              widget=Select2Widget()),
-        "category": SelectField(_l("Category"), choices=cases.choices("category", blank=True),
+        "category": SelectField(CASE["category"], choices=cases.choices("category", blank=True),
                                 validate_choice=False, widget=Select2Widget()),
     }
     formatters_columns = {"stage": CaseStage.label_of, "category": CaseCategory.label_of}

@@ -31,11 +31,11 @@ ALLOWED_WORDS = frozenset({
 # A token that is part of a number or a code: letters fused with digits (TS2026-000123, KF-2026-000001,
 # 3栋, 12345), a hash or its prefix, a file name with its extension, an e-mail address, a URL.
 ALLOWED_PATTERNS = (
+    re.compile(r"[\w./-]+\.(?:pdf|png|jpe?g|gif|webp|txt|csv|xlsx?|docx?|heic)\b", re.I),  # a file name
     re.compile(r"\b[0-9A-F]{4}(?:-[0-9A-F]{4}){2,}\b"),  # a printed form's verification code: 218F-F937-680A-C17E
     re.compile(r"\b[A-Z]{1,6}(?:/[A-Z]{1,6})?-?\d[\w-]*"),  # a number with its prefix: TS2026-000123, KF/QR-02
     re.compile(r"[\d*]{6,}X\b"),  # an ID-card number (masked or not) whose check digit is X
     re.compile(r"\b[0-9a-f]{8,}\b"),  # a hash or its prefix (SHA-256 / SM3 hex)
-    re.compile(r"\b[\w.-]+\.(?:pdf|png|jpe?g|gif|webp|txt|csv|xlsx?|docx?|heic)\b", re.I),  # a file name
     re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # an e-mail address
     re.compile(r"\b(?:PDF/A(?:-\d[a-z]?)?|DA/T|GB/T)"),  # standards named by their code (PDF/A-2b, GB/T 19012)
     re.compile(r"`[^`]+`"),  # a command quoted to be typed as it is: `flask --app run calendar seed`

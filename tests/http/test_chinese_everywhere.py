@@ -131,3 +131,41 @@ def test_a_stored_utc_moment_shows_eight_hours_later(app, html_as):
     assert f"{created + timedelta(hours=8):%Y-%m-%d %H:%M}" in page
     log = html_as("auditor").get(f"/auditlog/list/?_flt_0_record_id={pk}&_flt_0_table_name=customer")
     assert f"{moments[0] + timedelta(hours=8):%Y-%m-%d %H:%M:%S}" in log.get_data(as_text=True)
+
+
+# --- labels that said the wrong thing (issue 14 item 6) --------------------------------------------------
+
+def test_the_labels_say_what_the_field_is(app, html_as):
+    from sqlalchemy import select
+
+    from app.models import ArchiveRecord, CaseEntry, VisitSummary
+    from tests.http.conftest import Db
+
+    with Db(app).session() as s:
+        retentions = set(s.scalars(select(ArchiveRecord.retention_years)))
+        case_id = s.scalar(select(CaseEntry.id).where(CaseEntry.source_table == "complaint").limit(1))
+        summary_id = s.scalar(select(VisitSummary.id).limit(1))
+    archive = html_as("archivist").get("/archive/list/").get_data(as_text=True)
+    assert retentions, "the demo has no archived copies"
+    for years in retentions:
+        assert ("永久" if years is None else f"{years} 年") in archive
+    cases = html_as("cs_manager").get("/caseentry/list/").get_data(as_text=True)
+    assert "项目阶段" in cases and "问题类别" in cases and "客户阶段" not in cases and "投诉类别" not in cases
+    returns = html_as("cs_staff").get("/returnvisit/list/").get_data(as_text=True)
+    assert "应回访时间" in returns and "应还日期" not in returns
+    if summary_id:
+        summary = html_as("cs_manager").get(f"/visitsummary/show/{summary_id}").get_data(as_text=True)
+        assert "报告内容" in summary and "投诉内容" not in summary
+    case = html_as("cs_manager").get(f"/caseentry/show/{case_id}").get_data(as_text=True)
+    assert "投诉 TS" in case, "the source record is named by its number"
+
+
+def test_error_pages_are_chinese_inside_the_layout(html_as):
+    """405 (a GET on a POST-only route) and 404 (no such page; no such record) as well as the walk's 403s."""
+    client = html_as("cs_staff")
+    for url, status in (("/customer/delete/1", 405), ("/no-such-page/", 404), ("/customer/show/2147483000", 404)):
+        response = client.get(url)
+        page = response.get_data(as_text=True)
+        assert response.status_code == status, (url, response.status_code)
+        assert findings(page) == [], (url, findings(page))
+        assert 'class="navbar' in page and ZONE_NOTE in page, url  # the layout with its menu
