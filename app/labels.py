@@ -240,7 +240,7 @@ ARCHIVE = _table(
     COMMON,
     number=_l("Archive number"), title=_l("Title"), form=_l("Form"), form_code=_l("Form code"),
     source_label=_l("Source record"), source_table=_l("Source"), source_id=_l("Source record"),
-    revision=_l("Print"), retention=_l("Retention"), retention_years=_l("Retention (years)"), pages=_l("Pages"),
+    revision=_l("Print"), retention=_l("Retention"), retention_label=_l("Retention"), retention_years=_l("Retention (years)"), pages=_l("Pages"),
     size=_l("Size (bytes)"), sha256=_l("SHA-256 of the file"), content_sha256=_l("SHA-256 of the content printed"),
     verify_code=_l("Verification code"), file_path=_l("File"), printed_at=_l("Printed at"),
     printed_by_name=_l("Printed by"), previous=_l("Replaces"), previous_id=_l("Replaces"),

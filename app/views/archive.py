@@ -106,14 +106,13 @@ class ArchiveRecordView(DomainModelView):
     base_permissions = ["can_list", "can_show", "can_download"]
     list_title = _l("Archive")
     show_title = _l("Archived copy")
-    label_columns = {**ARCHIVE, "retention_years": ARCHIVE["retention"]}  # the list says 永久 or N年
-    list_columns = ["number", "title", "form_code", "source_label", "revision", "retention_years", "printed_by_name",
-                    "printed_at"]
+    label_columns = ARCHIVE
+    list_columns = ["number", "title", "form_code", "source_label", "revision", "retention_label", "printed_by_name",
+                    "printed_at"]  # retention_label: 永久 or N 年
     order_columns = ["number", "printed_at", "form_code"]
     search_columns = ["number", "title", "form", "source_label", "printed_by_name", "printed_at"]
     base_order = ("id", "desc")
-    formatters_columns = {"printed_at": _minute, "revision": lambda v: f"第 {v} 次" if v else "",
-                          "retention_years": ArchiveRecord.retention_text}
+    formatters_columns = {"printed_at": _minute, "revision": lambda v: f"第 {v} 次" if v else ""}
     list_template = "kefu/archive_list.html"
 
     def __init__(self, **kwargs):

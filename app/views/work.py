@@ -25,7 +25,7 @@ from app.domain import approvals, calendar, cases, complaint_stats, reminders, w
 from app.domain.errors import ValidationError
 from app.domain.workflow import WORKFLOWS
 from app.extensions import db
-from app.models import Approval, CaseEntry, Project
+from app.models import Approval, CaseEntry, Model, Project
 from app.models.choices import (
     ApprovalState,
     CaseCategory,
@@ -339,7 +339,7 @@ class CaseEntryInterface(ComputedColumnsInterface):
         if page is None or (item.source_table, item.source_id) not in cases.visible_sources(
                 self.session, [item], actor):
             return ""
-        source = next((m.class_ for m in db.Model.registry.mappers if m.local_table.name == item.source_table), None)
+        source = next((m.class_ for m in Model.registry.mappers if m.local_table.name == item.source_table), None)
         record = self.session.get(source, item.source_id) if source else None  # named by its number, not its id
         return Markup('<a href="{}">{} {}</a>').format(url_for(page, pk=item.source_id), labels.label(
             labels.TABLES, item.source_table), getattr(record, "number", None) or f"#{item.source_id}")
