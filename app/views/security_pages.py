@@ -8,7 +8,7 @@ Imported by app.security (the security manager names these classes); imports not
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu
 from flask_appbuilder.security.views import PermissionModelView as FabPermissionModelView
@@ -60,7 +60,17 @@ def permission_label(name: str) -> str:
 
 
 def view_label(name: str) -> str:
-    """A view by its page title (an API by its resource), a menu by its translated name."""
+    """A view by its page title (an API by its resource), a menu by its translated name (looked up once
+    per request: a role's form names some 400 permissions)."""
+    if not has_request_context():
+        return _view_label(name)
+    known = g.setdefault("kefu_view_labels", {})
+    if name not in known:
+        known[name] = _view_label(name)
+    return known[name]
+
+
+def _view_label(name: str) -> str:
     if name in VIEWS:
         return str(VIEWS[name])
     for view in current_app.appbuilder.baseviews:
