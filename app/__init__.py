@@ -155,6 +155,9 @@ def _register_views(appbuilder: AppBuilder) -> None:
     app = current_app
     app.jinja_env.globals["audit_action_label"] = lambda code: AUDIT_ACTIONS.get(code, code)
     app.jinja_env.globals["role_label"] = lambda name: ROLE_LABELS.get(name, name)
+    from app.views.base import shown
+
+    app.jinja_env.finalize = shown  # no «None», «True», «False» on a page
 
 
 def _limit_api_login(app: Flask, appbuilder: AppBuilder) -> None:

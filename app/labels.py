@@ -88,6 +88,19 @@ AUDIT = _table(
     prev_hash=_l("Previous hash"), actor_id=_l("User ID"),
 )
 
+# The records the audit trail names by their table (tables without a page of their own included).
+TABLES = _table(
+    ab_user=_l("User"), ab_role=_l("Role"), ab_user_role=_l("User's role"), ab_permission_view_role=_l("Role's permission"),
+    ab_group=_l("User group"), approval=_l("Approval"), archive_loan=_l("Archive loan"), archive_record=_l("Archive record"),
+    building=_l("Building"), calendar_day=_l("Holiday or make-up workday"), calendar_year=_l("Calendar year"),
+    case_entry=_l("Case"), complaint=_l("Complaint"), complaint_attachment=_l("Evidence"),
+    complaint_step=_l("Complaint step"), customer=_l("Customer"), customer_unit=_l("Customer's unit"),
+    department=_l("Department"), project=_l("Project"), rectification=_l("Rectification item"),
+    return_visit=_l("Return visit"), unit=_l("Unit"), user_department=_l("User's department"),
+    user_login_state=_l("Login state"), visit=_l("Visit"), visit_item=_l("Inspected item"),
+    visit_step=_l("Visit step"), visit_summary=_l("Visit summary"),
+)
+
 AUDIT_ACTIONS = _table(
     insert=_l("Created"), update=_l("Changed"), delete=_l("Deleted"), reveal=_l("Revealed"),
     login_failed=_l("Failed login"), login_locked=_l("Login locked"),
@@ -215,7 +228,7 @@ APPROVAL = _table(
 CASE = _table(
     COMMON,
     title=_l("Title"), project=_l("Project"), project_id=_l("Project"), **{"project.name": _l("Project")},
-    stage=_l("Stage"), category=_l("Category"), description=_l("Description"), photos=_l("Photos"),
+    stage=_l("Project stage"), category=_l("Problem category"), description=_l("Description"), photos=_l("Photos"),
     cause=_l("Cause"), lesson=_l("Lesson"), department=_l("Responsible department"),
     department_id=_l("Responsible department"), **{"department.name": _l("Responsible department")},
     source_table=_l("Source"), source_id=_l("Source record"), source=_l("Source record"), text=_l("Text"),
@@ -227,10 +240,11 @@ ARCHIVE = _table(
     COMMON,
     number=_l("Archive number"), title=_l("Title"), form=_l("Form"), form_code=_l("Form code"),
     source_label=_l("Source record"), source_table=_l("Source"), source_id=_l("Source record"),
-    revision=_l("Print"), retention=_l("Retention"), retention_years=_l("Retention (years)"), pages=_l("Pages"),
+    revision=_l("Print"), retention=_l("Retention"), retention_label=_l("Retention"), retention_years=_l("Retention (years)"), pages=_l("Pages"),
     size=_l("Size (bytes)"), sha256=_l("SHA-256 of the file"), content_sha256=_l("SHA-256 of the content printed"),
     verify_code=_l("Verification code"), file_path=_l("File"), printed_at=_l("Printed at"),
     printed_by_name=_l("Printed by"), previous=_l("Replaces"), previous_id=_l("Replaces"),
+    sm3=_l("SM3 of the file"), full_personal_data=_l("Personal data printed in full"),
 )
 
 # The printed forms by their code (their titles: printed forms are Chinese whatever the screen's language).
@@ -290,7 +304,8 @@ RETURN_VISIT = _table(
     COMMON,
     number=_l("Return-visit number"), kind=_l("Kind"), customer=_l("Customer"), customer_id=_l("Customer"),
     **{"customer.name": _l("Customer")}, unit=_l("Unit"), unit_id=_l("Unit"), visit_id=_l("Visit"),
-    source=_l("Source"), project=_l("Project"), project_id=_l("Project"), due_on=_l("Due on"), state=_l("State"),
+    source=_l("Source"), project=_l("Project"), project_id=_l("Project"), due_on=_l("Return visit due by"),
+    state=_l("State"),
     method=_l("Method"), record=_l("Record"), satisfaction=_l("Satisfaction (1–5)"),
     effect_confirmed=_l("Effect confirmed"), follow_up=_l("Follow-up"), done_by_name=_l("Done by"),
     done_at=_l("Done at"), overdue=_l("Overdue"),
@@ -299,7 +314,7 @@ RETURN_VISIT = _table(
 SUMMARY = _table(
     COMMON,
     title=_l("Title"), period_from=_l("Period from"), period_to=_l("Period to"),
-    content=_l("Content"), figures=_l("Figures"), state=_l("State"),
+    content=_l("Report content"), figures=_l("Figures"), state=_l("State"),
     comment=_l("The general manager's comment"), visits=_l("Visits reported"), visit_ids=_l("Visits reported"),
 )
 

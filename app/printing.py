@@ -18,7 +18,7 @@ reveal too, app.domain.archive.open_file); None or False, or a role that may not
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale
@@ -28,7 +28,7 @@ from sqlalchemy import select
 from app import audit, labels
 from app.domain import approvals as approvals_domain
 from app.domain import archive, archive_loans, complaint_stats, print_rules, privacy
-from app.domain.calendar import LOCAL_ZONE, local_now
+from app.domain.calendar import from_utc, local_now
 from app.domain.errors import ConflictError
 from app.domain.people import display_name, user_names
 from app.models import (
@@ -67,7 +67,7 @@ def _minute(value) -> str:
 
 def _utc_minute(value) -> str:
     """A moment stored in UTC (approvals, bookkeeping columns), printed in China time like the others."""
-    return _minute(value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE)) if value else ""
+    return _minute(from_utc(value)) if value else ""
 
 
 def _clause(text) -> str:
@@ -282,7 +282,7 @@ def ledger_data(session, month: str) -> dict:
 
 def audit_head_line(anchored: audit.Anchor) -> str:
     """The audit chain head as printed: seq, hash prefix and the anchor's time in China time."""
-    at = datetime.strptime(anchored.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(LOCAL_ZONE)
+    at = from_utc(datetime.strptime(anchored.at, "%Y-%m-%dT%H:%M:%SZ"))
     return f"第 {anchored.seq} 条　{anchored.hash[:16]}　{at:%Y-%m-%d %H:%M:%S}"
 
 

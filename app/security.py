@@ -37,6 +37,7 @@ from app.domain.roles import (
     DEPARTMENT_STAFF,
     GENERAL_MANAGER,
 )
+from app.views import security_pages
 
 READ_VIEW = ("can_list", "can_show")
 WRITE_VIEW = READ_VIEW + ("can_add", "can_edit", "can_delete")
@@ -179,6 +180,9 @@ class KefuAuthDBView(AuthDBView):
 
 class KefuUserDBModelView(UserDBModelView):
     """FAB's user views for the Admin, with an action that ends a login lock."""
+
+    label_columns = {**UserDBModelView.label_columns, **security_pages.USER_LABELS}
+    description_columns = {**UserDBModelView.description_columns, **security_pages.USER_DESCRIPTIONS}
 
     @action("unlock_login", lazy_gettext("Unlock login"), lazy_gettext("Unlock the login of the selected users?"),
             "fa-unlock", multiple=True, single=True)
@@ -329,6 +333,13 @@ class KefuSecurityManager(SecurityManager):
 
     authdbview = KefuAuthDBView
     userdbmodelview = KefuUserDBModelView
+    # FAB's other security pages in Chinese (same names: endpoints and permissions unchanged)
+    rolemodelview = security_pages.RoleModelView
+    groupmodelview = security_pages.UserGroupModelView
+    permissionmodelview = security_pages.PermissionModelView
+    viewmenumodelview = security_pages.ViewMenuModelView
+    permissionviewmodelview = security_pages.PermissionViewModelView
+    userstatschartview = security_pages.UserStatsChartView
     security_api = SecurityApi
 
     def auth_user_db(self, username, password):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,6 +21,16 @@ from app.models import CalendarDay, CalendarYear
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 OFFICE_OPENS, OFFICE_CLOSES = time(9, 0), time(18, 0)
 OFFICE_MINUTES = 9 * 60
+
+
+def from_utc(value: datetime | None) -> datetime | None:
+    """The ONE conversion of a moment stored in UTC (approvals, bookkeeping columns, the audit trail) to
+    China time (naive, like every other stored time), for pages and paper alike. An aware value is
+    converted from its own zone."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(LOCAL_ZONE).replace(tzinfo=None)
 
 
 def _real_now() -> datetime:

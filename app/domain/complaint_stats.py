@@ -28,6 +28,7 @@ from app.models.choices import Channel, ComplaintCategory, ComplaintState, Sever
 from . import calendar
 from .complaints import overdue_clause
 from .errors import ValidationError
+from .people import display_name
 
 UNSET = "unset"
 S = ComplaintState
@@ -206,7 +207,7 @@ def ledger_rows(session, start: datetime, end: datetime, as_of: datetime, *, off
                Building.name.label("building"), Unit.number.label("unit"), C.category, C.severity,
                func.substr(C.content, 1, SUMMARY_CHARS).label("summary"), Department.name.label("department"),
                C.state, C.closed_at, C.satisfaction, case((overdue_clause(as_of), True), else_=False).label("late"),
-               User.username.label("first_responsible"))
+               User.first_name, User.last_name, User.username)
         .join(Customer, Customer.id == C.customer_id)
         .outerjoin(Unit, Unit.id == C.unit_id)
         .outerjoin(Building, Building.id == Unit.building_id)
@@ -238,7 +239,7 @@ def ledger_rows(session, start: datetime, end: datetime, as_of: datetime, *, off
             "working_days": working_days_between(work, row.received_at, row.closed_at) if row.closed_at else None,
             "satisfaction": row.satisfaction,
             "overdue": bool(row.late),
-            "first_responsible": row.first_responsible,
+            "first_responsible": display_name(row.first_name, row.last_name, row.username),  # a name, not a login
         })
     return rows
 

@@ -18,7 +18,7 @@ and `status_text` both come from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import lazy_gettext as _l
@@ -272,8 +272,7 @@ def items_of(session, workflow: Workflow, record, directory: Directory, at: date
 
 
 def approval_item(approval, subject, at: datetime) -> Item:
-    due_at = (approval.requested_at + timedelta(hours=approvals.APPROVAL_DUE_HOURS)).replace(tzinfo=UTC) \
-        .astimezone(calendar.LOCAL_ZONE).replace(tzinfo=None)
+    due_at = calendar.from_utc(approval.requested_at + timedelta(hours=approvals.APPROVAL_DUE_HOURS))
     overdue = []
     number = f"{approval.subject_table}#{approval.subject_id}"
     complaint_id = None

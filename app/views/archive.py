@@ -107,8 +107,8 @@ class ArchiveRecordView(DomainModelView):
     list_title = _l("Archive")
     show_title = _l("Archived copy")
     label_columns = ARCHIVE
-    list_columns = ["number", "title", "form_code", "source_label", "revision", "retention", "printed_by_name",
-                    "printed_at"]
+    list_columns = ["number", "title", "form_code", "source_label", "revision", "retention_label", "printed_by_name",
+                    "printed_at"]  # retention_label: 永久 or N 年
     order_columns = ["number", "printed_at", "form_code"]
     search_columns = ["number", "title", "form", "source_label", "printed_by_name", "printed_at"]
     base_order = ("id", "desc")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 
 from flask import Response, abort, current_app, request, url_for
@@ -26,17 +26,19 @@ from flask_appbuilder.models.sqla.filters import (
     get_field_setup_query,
 )
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.sqla.models import Role as _FabRole
 from flask_appbuilder.urltools import get_filter_args
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import inspect, select
 from wtforms import HiddenField
 from wtforms.validators import ValidationError as FormValidationError
 
-from app import audit
-from app.domain import privacy, records, scope
-from app.domain.calendar import LOCAL_ZONE
+from app import audit, labels
+from app.domain import calendar, privacy, records, scope
 from app.domain.errors import DomainError
+from app.domain.people import display_name
 from app.domain.privacy import mask
 from app.domain.rules import rules_for
 from app.extensions import db
@@ -198,8 +200,49 @@ def china_time(value, seconds: bool = False) -> str:
     every other time on the pages and on paper."""
     if not value:
         return ""
-    local = value.replace(tzinfo=UTC).astimezone(LOCAL_ZONE)
+    local = calendar.from_utc(value)
     return f"{local:%Y-%m-%d %H:%M:%S}" if seconds else f"{local:%Y-%m-%d %H:%M}"
+
+
+def shown(value):
+    """What a template prints for a value (Jinja's `finalize`, set in create_app): nothing for None, 是/否
+    for a boolean, so no page says «None», «True» or «False»; anything else as it is."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return str(labels.YES if value else labels.NO)
+    if isinstance(value, list):  # a to-many column (a user's roles): its items in words, not a Python list
+        return "、".join(str(shown(item)) for item in value)
+    return value
+
+
+def _people() -> list:
+    from flask import g
+    from flask_appbuilder.security.sqla.models import User
+
+    if "kefu_people" not in g:  # a handful of users: read once per request
+        g.kefu_people = db.session.execute(select(User.id, User.first_name, User.last_name, User.username)).all()
+    return g.kefu_people
+
+
+def user_names_by_id() -> dict[int, str]:
+    return {r.id: display_name(r.first_name, r.last_name, r.username) for r in _people()}
+
+
+def person_by_login(login) -> str:
+    """A person named by a login name (stored beside the id on approvals and audit rows) as the pages
+    name people: by their name; the system's own writes as «系统»."""
+    if not login:
+        return ""
+    if login == "system":
+        return str(_l("System"))
+    found = {r.username: display_name(r.first_name, r.last_name, r.username) for r in _people()}
+    return found.get(login, login)
+
+
+def as_code(value):
+    """A code (a department's SALES, a project's HPY) as it is, marked as a code: not a word to translate."""
+    return Markup('<span translate="no" class="kefu-code">{}</span>').format(value) if value else ""
 
 
 def format_utc_minute(value) -> str:
@@ -335,6 +378,10 @@ class DomainModelView(CappedListMixin, ModelView):
         formatters = dict(self.formatters_columns or {})
         for stamp in ("created_at", "updated_at"):
             formatters.setdefault(stamp, format_utc_minute)
+        formatters.setdefault("code", as_code)
+        for column in {*(self.list_columns or ()), *(self.show_columns or ())}:
+            if column.endswith("_by_name"):  # a login name stored beside the id: shown as the person's name
+                formatters.setdefault(column, person_by_login)
         for field in personal:
             formatters.setdefault(field, lambda value, _f=field: mask(_f, value) or "")
         self.formatters_columns = formatters
@@ -396,6 +443,8 @@ class DomainModelView(CappedListMixin, ModelView):
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
+        from .audit import _person_name, changes_html  # audit.py builds on this module
+
         pk = self._deserialize_pk_if_composite(pk)
         widgets = self._show(pk)
         history = db.session.execute(
@@ -409,4 +458,16 @@ class DomainModelView(CappedListMixin, ModelView):
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
                                     related_views=self._related_views, history=history,
                                     personal_fields=personal if may_reveal() else [],
-                                    label_columns=self.label_columns, china_time=china_time)
+                                    label_columns=self.label_columns, china_time=china_time,
+                                    changes_html=changes_html, person_name=_person_name)
+
+
+def _role_in_words(role) -> str:
+    from app.domain.roles import ROLE_LABELS
+
+    return str(ROLE_LABELS.get(role.name, role.name))
+
+
+# A role reads as its Chinese label wherever FAB prints one (the users list, the user form's choices, a
+# role's page); the stored name stays the contract of `roles sync` and the API.
+_FabRole.__str__ = _role_in_words

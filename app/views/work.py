@@ -25,7 +25,7 @@ from app.domain import approvals, calendar, cases, complaint_stats, reminders, w
 from app.domain.errors import ValidationError
 from app.domain.workflow import WORKFLOWS
 from app.extensions import db
-from app.models import Approval, CaseEntry, Project
+from app.models import Approval, CaseEntry, Model, Project
 from app.models.choices import (
     ApprovalState,
     CaseCategory,
@@ -37,7 +37,7 @@ from app.models.choices import (
 )
 from app.outcome import attempt
 
-from .base import DomainModelView, RelatedTextFilter, china_time
+from .base import DomainModelView, RelatedTextFilter, china_time, person_by_login
 from .complaints import (
     ComputedColumnsInterface,
     approval_kind_label,
@@ -232,7 +232,6 @@ class ApprovalView(DomainModelView):
         "state": ApprovalState.label_of,
         "requested_at": china_time, "decided_at": china_time,  # stored in UTC
         "waited": _waited_cell,
-        "decided_by_name": lambda v: v or "",
     }
 
     def __init__(self, **kwargs):
@@ -254,11 +253,11 @@ class ApprovalView(DomainModelView):
         rows = [(APPROVAL["kind"], approval_kind_label(approval.kind)),
                 (APPROVAL["state"], ApprovalState.label_of(approval.state)),
                 (APPROVAL["summary"], approval.summary), (APPROVAL["detail"], approval.detail or ""),
-                (APPROVAL["requested_by_name"], approval.requested_by_name),
+                (APPROVAL["requested_by_name"], person_by_login(approval.requested_by_name)),
                 (APPROVAL["requested_at"], china_time(approval.requested_at)),
                 (APPROVAL["waited"], waited(approval.requested_at, approval.decided_at))]
         if approval.decided_at:
-            rows += [(APPROVAL["decided_by_name"], approval.decided_by_name or ""),
+            rows += [(APPROVAL["decided_by_name"], person_by_login(approval.decided_by_name)),
                      (APPROVAL["decided_at"], china_time(approval.decided_at)),
                      (APPROVAL["comment"], approval.comment or "")]
         return self.render_template(
@@ -340,8 +339,10 @@ class CaseEntryInterface(ComputedColumnsInterface):
         if page is None or (item.source_table, item.source_id) not in cases.visible_sources(
                 self.session, [item], actor):
             return ""
-        return Markup('<a href="{}">{} #{}</a>').format(url_for(page, pk=item.source_id), item.source_table,
-                                                         item.source_id)
+        source = next((m.class_ for m in Model.registry.mappers if m.local_table.name == item.source_table), None)
+        record = self.session.get(source, item.source_id) if source else None  # named by its number, not its id
+        return Markup('<a href="{}">{} {}</a>').format(url_for(page, pk=item.source_id), labels.label(
+            labels.TABLES, item.source_table), getattr(record, "number", None) or f"#{item.source_id}")
 
 
 class CaseEntryView(DomainModelView):
@@ -362,8 +363,8 @@ class CaseEntryView(DomainModelView):
     search_form_extra_fields = {
         "text": StringField(_l("Text")),
         "project": StringField(_l("Project")),
-        "stage": SelectField(_l("Stage"), choices=cases.choices("stage")),
-        "category": SelectField(_l("Category"), choices=cases.choices("category")),
+        "stage": SelectField(CASE["stage"], choices=cases.choices("stage")),
+        "category": SelectField(CASE["category"], choices=cases.choices("category")),
     }
     form_fields = ["title", "project", "stage", "category", "description", "photos", "cause", "lesson",
                    "department"]
@@ -373,9 +374,9 @@ class CaseEntryView(DomainModelView):
     # The choices are the domain's (app.domain.cases.CHOICES), and so is the check of a value: the select
     # does not refuse one itself, app.domain.cases does, with the same message as for the API.
     add_form_extra_fields = edit_form_extra_fields = {
-        "stage": SelectField(_l("Stage"), choices=cases.choices("stage", blank=True), validate_choice=False,
+        "stage": SelectField(CASE["stage"], choices=cases.choices("stage", blank=True), validate_choice=False,
                              widget=Select2Widget()),
-        "category": SelectField(_l("Category"), choices=cases.choices("category", blank=True),
+        "category": SelectField(CASE["category"], choices=cases.choices("category", blank=True),
                                 validate_choice=False, widget=Select2Widget()),
     }
     formatters_columns = {"stage": CaseStage.label_of, "category": CaseCategory.label_of}

@@ -4,6 +4,7 @@ other test and no demo complaint uses, and one without public holidays or make-u
 from datetime import datetime
 
 import pytest
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app import audit
@@ -132,6 +133,9 @@ def test_the_ledger_lists_the_months_complaints_in_order(ctx, march):
     a, b = ctx.get(Complaint, march["a"]), ctx.get(Complaint, march["b"])
     assert [row["id"] for row in ledger] == [march[k] for k in "abcde"]
     first = ledger[0]
+    staff = ctx.get(User, a.first_responsible_id)
+    staff_name = staff.first_name + staff.last_name  # the ledger names a person, never a login
+    assert staff.username == "cs_staff" and staff_name != "cs_staff"
     unit = ctx.get(Unit, march["unit"])
     building = ctx.get(Building, unit.building_id)
     project = ctx.get(Project, building.project_id)
@@ -140,7 +144,7 @@ def test_the_ledger_lists_the_months_complaints_in_order(ctx, march):
         "customer": ctx.get(Customer, a.customer_id).name, "unit": f"{project.name} {building.name} {unit.number}",
         "category": "engineering_quality", "severity": "general", "summary": "一" * 40,
         "department": march["eng"], "state": "fed_back", "closed_at": datetime(2025, 3, 5, 10, 0),
-        "working_days": 2.0, "satisfaction": 4, "overdue": False, "first_responsible": "cs_staff",
+        "working_days": 2.0, "satisfaction": 4, "overdue": False, "first_responsible": staff_name,
     }
     second = ledger[1]
     assert second["number"] == b.number and second["working_days"] == 5.0 and second["overdue"] is True
