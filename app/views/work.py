@@ -76,7 +76,8 @@ def subject_url(table: str, pk: int) -> str | None:
 
 # --- my work ----------------------------------------------------------------------------------------
 
-MY_WORK_LIMIT = 10  # rows per page of a section; «更多» pages on, server-side (?p_<section>=2)
+MY_WORK_LIMIT = 100  # rows per page of a section (server-side, ?p_<section>=2)
+MY_WORK_SHOWN = 10  # of which shown at first; «更多» unfolds the rest of the page
 
 
 @dataclass
@@ -100,16 +101,16 @@ class Section:
     overdue_count: int
     page: int = 1
     pages: int = 1
+    shown: int = MY_WORK_SHOWN  # rows visible before «更多»
 
 
-# The start-the-day sections, in this order, always shown (a zero says there is nothing); other kinds
-# (summaries, the calendar) follow when they have something.
+# The start-the-day sections in this order; a section shows when the person has something in it.
 SECTION_TITLES = {
     "complaint": _l("My complaints"), "approval": _l("Awaiting my approval"), "visit": _l("My visits"),
     "rectification": _l("My department's rectification items"), "return_visit": _l("Return visits due"),
     "loan": _l("Files out on loan"), "visit_summary": _l("Summaries of visits"), "calendar": _l("Calendar"),
 }
-ALWAYS = ("complaint", "approval", "visit", "rectification", "return_visit", "loan")
+ORDER = ("complaint", "approval", "visit", "rectification", "return_visit", "loan", "visit_summary", "calendar")
 
 
 def _when(moment) -> str:
@@ -150,11 +151,12 @@ def _page_of(args, key: str) -> int:
 def my_work(session, actor, now, overdue_only: bool = False, args=None) -> list[Section]:
     """The actor's part of app.domain.worklist (exactly what `reminders` lists for them, overdue first),
     by kind, each section paged on its own."""
-    by_kind: dict[str, list] = {kind: [] for kind in ALWAYS}
+    by_kind: dict[str, list] = {}
     for item in worklist.for_user(session, actor.id, now):
         by_kind.setdefault(item.kind, []).append(item)
     sections = []
-    for kind, items in by_kind.items():
+    for kind in sorted(by_kind, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
+        items = by_kind[kind]
         overdue_count = sum(1 for i in items if i.overdue)
         if overdue_only:
             items = [i for i in items if i.overdue]

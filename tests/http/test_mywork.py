@@ -72,6 +72,11 @@ def count(body: str) -> int:
     return int(re.search(r'class="badge kefu-work-count">(\d+)<', body).group(1))
 
 
+def visible(body: str) -> str:
+    """The rows shown before «更多» (the first tbody)."""
+    return body.split('class="kefu-work-folded"')[0]
+
+
 def test_sections_count_exactly_the_persons_items_with_headers_overdue_first(small):
     clients, numbers = small
     page = clients["cs_staff"].get("/mywork/").get_data(as_text=True)
@@ -81,28 +86,34 @@ def test_sections_count_exactly_the_persons_items_with_headers_overdue_first(sma
     for header in ("编号", "待办事项", "办理人", "期限"):
         assert f">{header}</th>" in mine, header
     shown = rows(mine)
-    assert len(shown) == 10
-    assert [late for _n, late in shown] == [True] * OLD + [False] * 5  # overdue first
-    assert {n for n, late in shown if late} == set(numbers[:OLD])
+    assert [late for _n, late in shown] == [True] * OLD + [False] * NEW  # overdue first
+    assert {n for n, late in shown if late} == set(numbers[:OLD]) and {n for n, _l in shown} == set(numbers)
+    assert len(rows(visible(mine))) == 10  # the rest folded behind «更多»
+    assert re.search(r'kefu-work-unfold[^>]*>更多…\s*\(2\)', mine)
     assert "首问责任人：李晓梅" in mine  # who acts, in words
-    for other in ("approval", "visit", "rectification", "return_visit", "loan"):
-        assert count(section(page, other)) == 0, other
-    # nobody else has these: the manager's and the GM's complaint sections are empty
+    assert set(re.findall(r'data-section="([a-z_]+)"', page)) == {"complaint"}  # nothing else waits for them
+    # nobody else has these
     for name in ("cs_manager", "gm"):
         theirs = clients[name].get("/mywork/").get_data(as_text=True)
-        assert count(section(theirs, "complaint")) == 0 and not set(numbers) & set(re.findall(r"TS\d{4}-\d{6}", theirs))
+        assert not set(numbers) & set(re.findall(r"TS\d{4}-\d{6}", theirs)), name
+        assert 'data-section="complaint"' not in theirs, name
 
 
-def test_a_section_pages_on_with_more(small):
+def test_a_long_section_pages_on_server_side(small, monkeypatch):
+    from app.views import work
+
     clients, numbers = small
+    monkeypatch.setattr(work, "MY_WORK_LIMIT", 5)
     first = clients["cs_staff"].get("/mywork/").get_data(as_text=True)
     more = re.search(r'class="btn btn-xs btn-default kefu-work-more" href="([^"]+)"', section(first, "complaint"))
-    assert more and "p_complaint=2" in more.group(1)
-    second = clients["cs_staff"].get(more.group(1).replace("&amp;", "&")).get_data(as_text=True)
-    page_two = rows(section(second, "complaint"))
-    assert len(page_two) == OLD + NEW - 10
-    assert {n for n, _l in page_two} | {n for n, _l in rows(section(first, "complaint"))} == set(numbers)
-    assert "kefu-work-more" not in section(second, "complaint")
+    assert more and "p_complaint=2" in more.group(1) and "第 1 / 3 页" in first
+    seen = [n for n, _l in rows(section(first, "complaint"))]
+    for page_number in (2, 3):
+        page = clients["cs_staff"].get(f"/mywork/?p_complaint={page_number}").get_data(as_text=True)
+        seen += [n for n, _l in rows(section(page, "complaint"))]
+    assert len(seen) == OLD + NEW and set(seen) == set(numbers)
+    assert "kefu-work-more" not in section(page, "complaint") and "kefu-work-previous" in section(page, "complaint")
+    assert count(section(page, "complaint")) == OLD + NEW
 
 
 def test_overdue_only(small):
