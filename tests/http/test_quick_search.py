@@ -8,7 +8,7 @@ Built on tests/seed.py's minimal records (not the demo), so what is found is exa
 """
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
