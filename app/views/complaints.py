@@ -243,7 +243,7 @@ class ComplaintView(QuickSearchMixin, CsvExportMixin, DomainModelView):
     list_title = _l("Complaints")
     show_title = _l("Complaint")
     add_title = _l("Receive a complaint")
-    label_columns = labels.COMPLAINT
+    label_columns = {**labels.COMPLAINT, "quick": _l("Search")}
     list_columns = ["number", "received_at", "channel", "customer", "unit", "category", "severity", "department",
                     "state", "first_responsible", "overdue"]
     order_columns = ["received_at", "channel", "category", "severity", "state"]

@@ -115,7 +115,7 @@ class RectificationView(QuickSearchMixin, DomainModelView):
     list_widget = OverdueListWidget
     list_title = _l("Rectification items")
     show_title = _l("Rectification item")
-    label_columns = RECTIFICATION
+    label_columns = {**RECTIFICATION, "quick": _l("Search")}
     list_columns = ["number", "visit", "customer", "service_item", "department", "measure", "responsible_person",
                     "deadline", "round", "state", "overdue"]
     order_columns = ["deadline", "round", "state"]

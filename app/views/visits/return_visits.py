@@ -129,7 +129,7 @@ class ReturnVisitView(QuickSearchMixin, DomainModelView):
     list_template = "kefu/return_visit_list.html"
     list_title = _l("Return visits")
     show_title = _l("Return visit")
-    label_columns = RETURN_VISIT
+    label_columns = {**RETURN_VISIT, "quick": _l("Search")}
     list_columns = ["number", "kind", "customer", "source", "due_on", "state", "satisfaction", "done_at", "overdue"]
     order_columns = ["due_on", "kind", "state", "done_at"]
     base_order = ("due_on", "asc")

@@ -185,7 +185,7 @@ class VisitView(QuickSearchMixin, DomainModelView):
     list_title = _l("Visits")
     show_title = _l("Visit")
     add_title = _l("Plan a visit")
-    label_columns = VISIT
+    label_columns = {**VISIT, "quick": _l("Search")}
     list_columns = ["number", "customer", "planned_at", "staff", "state", "open_rectifications", "overdue"]
     order_columns = ["planned_at", "state"]
     base_order = ("planned_at", "desc")
