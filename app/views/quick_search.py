@@ -62,9 +62,13 @@ def active_filters(view) -> list[dict]:
         match = _FILTER_ARG.fullmatch(key)
         if not match or value == "":
             continue
-        column = match.group(2)
+        column, index = match.group(2), int(match.group(1))
+        label = _column_label(view, column)
+        kinds = view._filters.get_search_filters().get(column) or []
+        if 0 < index < len(kinds):  # «状态 不等于», not only «状态» (the first kind is the plain one)
+            label = f"{label} {kinds[index].name}"
         without = {k: v for k, v in kept.items() if k != key}
-        found.append({"key": key, "label": _column_label(view, column), "value": _value_text(view, column, value),
+        found.append({"key": key, "label": label, "value": _value_text(view, column, value),
                       "clear_url": url_for(endpoint, **without)})
     return found
 
