@@ -25,6 +25,7 @@ from sqlalchemy import and_, false, or_, select
 
 from app.models import Building, Customer, Project, Unit
 
+MAX_ID = 2**31 - 1  # an INTEGER key: a longer number is nobody's (and must not reach PostgreSQL)
 MAX_IDS = 500  # customers of one name or units of one text looked up; more is not a useful search
 
 _NUMBER = re.compile(r"([A-Za-z]{2})[-\s]?(?:(\d{4})-)?0*(\d{1,10})")
@@ -120,7 +121,7 @@ def condition(session, target: Target, text: str | None):
     if quick is None:
         return None
     if quick.kind == "number":
-        if quick.prefix and quick.prefix != target.prefix:
+        if (quick.prefix and quick.prefix != target.prefix) or int(quick.value) > MAX_ID:
             return false()
         return target.model.id == int(quick.value)
     if quick.kind == "text" and target.by_units is not None:

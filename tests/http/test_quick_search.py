@@ -82,6 +82,7 @@ def test_a_complaint_number_full_or_its_numeric_part_finds_it(small):
     assert found(client, f"{ids['leak']:06d}") == {ids["leak"]}
     assert found(client, f"TS2000-{ids['leak'] + 900:06d}") == set()  # a near miss
     assert found(client, f"ZF2026-{ids['leak']:06d}") == set()  # another list's number
+    assert found(client, "9999999999") == set() and found(client, "TS2026-9999999999") == set()  # beyond INTEGER
 
 
 def test_a_customer_found_by_name_and_full_mobile_never_by_a_part(small):
