@@ -76,8 +76,7 @@ def subject_url(table: str, pk: int) -> str | None:
 
 # --- my work ----------------------------------------------------------------------------------------
 
-MY_WORK_LIMIT = 100  # rows per page of a section (server-side, ?p_<section>=2)
-MY_WORK_SHOWN = 10  # of which shown at first; «更多» unfolds the rest of the page
+MY_WORK_LIMIT = 100  # rows per page of a section (server-side, ?p_<section>=2); a section folds away
 
 
 @dataclass
@@ -101,7 +100,6 @@ class Section:
     overdue_count: int
     page: int = 1
     pages: int = 1
-    shown: int = MY_WORK_SHOWN  # rows visible before «更多»
 
 
 # The start-the-day sections in this order; a section shows when the person has something in it.
