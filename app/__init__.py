@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_appbuilder import AppBuilder, IndexView
+from flask_appbuilder import AppBuilder, IndexView, expose
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -26,7 +26,16 @@ class KefuSessionInterface(SecureCookieSessionInterface):
 
 
 class KefuIndexView(IndexView):
+    """The landing page: a greeting, then my-work (what waits for the user, overdue first)."""
+
     index_template = "kefu/index.html"
+
+    @expose("/")
+    def index(self):
+        from app.views.work import landing_context
+
+        self.update_redirect()
+        return self.render_template(self.index_template, appbuilder=self.appbuilder, **landing_context())
 
 
 @event.listens_for(Engine, "connect")

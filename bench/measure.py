@@ -5,12 +5,13 @@ statements each request issues, and `audit verify` throughput."""
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import prison
 from sqlalchemy import bindparam, event, text
@@ -530,6 +531,62 @@ class ComplaintBench:
         api.statements_at_100 = len(staff.statements_of(lambda: staff.get_api(api_100)))
         return [html, api]
 
+    # --- the quick search (issue 14, item 4) ---------------------------------------------------
+    def quick_search(self) -> list[Measured]:
+        """The complaint list's search box (`_flt_0_quick`, what `q` redirects to) by a complaint number, a
+        customer's full mobile, a unit «project building number» and a content word, each against raw SQL
+        finding the same complaints through the same indexes."""
+        sample = self._read(lambda conn: conn.execute(text(
+            "SELECT c.id, c.received_at, c.content, cu.mobile, p.name AS project, b.name AS building, "
+            "u.number AS unit FROM complaint c JOIN customer cu ON cu.id = c.customer_id "
+            "JOIN unit u ON u.id = c.unit_id JOIN building b ON b.id = u.building_id "
+            "JOIN project p ON p.id = b.project_id WHERE c.id >= :first AND cu.mobile IS NOT NULL "
+            "ORDER BY c.id LIMIT 1"), {"first": self.first_bench_id + 12_345}).one())
+        word = next((w for w in re.split(r"[，。、；：,.\s]+", sample.content) if len(w) >= 3), sample.content[:3])[:4]
+        unit_text = f"{sample.project} {sample.building} {sample.unit}"
+
+        def quoted(value: str) -> str:
+            return "'" + value.replace("'", "''") + "'"
+
+        cases = [
+            ("quick_number", f"Quick search by complaint number {complaint_number(sample.id, sample.received_at)}",
+             complaint_number(sample.id, sample.received_at), f"c.id = {sample.id}"),
+            ("quick_mobile", "Quick search by a customer's full mobile",
+             sample.mobile, f"c.customer_id IN (SELECT id FROM customer WHERE mobile = {quoted(sample.mobile)} "
+                            f"OR phone = {quoted(sample.mobile)})"),
+            ("quick_unit", f"Quick search by unit «{unit_text}»", unit_text,
+             "c.unit_id IN (SELECT u.id FROM unit u JOIN building b ON b.id = u.building_id JOIN project p ON "
+             f"p.id = b.project_id WHERE p.name = {quoted(sample.project)} AND b.name = {quoted(sample.building)} "
+             f"AND u.number = {quoted(sample.unit)})"),
+            ("quick_words", f"Quick search by a content word «{word}»", word,
+             f"c.content LIKE {quoted('%' + word + '%')}"),
+        ]
+        found = []
+        for key, title, box, where in cases:
+            url = "/complaint/list/?" + urlencode({"_flt_0_quick": box})
+            found.append(self.html_scenario(key, f"{title} — HTML", url, where))
+        return found
+
+    def html_scenario(self, key: str, title: str, html_url: str, where: str) -> Measured:
+        raw_html = self.raw_list(COMPLAINT_HTML_COLUMNS, where, 25, True)
+
+        def check_html(body, raw):
+            count, rows = raw
+            shown = f"{self.cap:,}+" if count > self.cap else f"{count}"
+            problems = [] if shown in body else [f"HTML {html_url}: the page does not show the count {shown!r}"]
+            missing = [complaint_number(r.id, r.received_at) for r in rows
+                       if complaint_number(r.id, r.received_at) not in body]
+            if missing:
+                problems.append(f"HTML {html_url}: {len(missing)} of the raw SQL's {len(rows)} complaints are "
+                                f"not on the page (e.g. {missing[0]})")
+            if not rows:
+                problems.append(f"HTML {html_url}: the raw SQL finds nothing (a search that finds nothing measures "
+                                "nothing)")
+            return problems
+
+        return self._measure(Measured(key, title, "list"), lambda: self.staff.get_html(html_url), raw_html,
+                             check_html)
+
     # --- my work ----------------------------------------------------------------------------
     def my_work(self, bench: Bench, user_id: int, username: str, sections: list[str]) -> Measured:
         sqls = [typed(MY_WORK_SQL.format(where=MINE_WHERE if s == "mine" else MANAGER_WHERE),
@@ -728,6 +785,7 @@ class ComplaintBench:
                 "/complaint/list/?_flt_0_state=handling&_flt_0_overdue=y", complaints_api_url(filters=overdue),
                 filtered_where, "/complaint/list/?_flt_0_state=handling&_flt_0_overdue=y&psize_ComplaintView=100",
                 complaints_api_url(100, overdue))),
+            ("quick search", self.quick_search),
             ("my work of cs_staff", lambda: [self.my_work(self.staff, self.staff_id, "cs_staff", ["mine"])]),
             ("my work of cs_manager", lambda: [self.my_work(self.manager, self.manager_id, "cs_manager",
                                                             ["mine", "manager"])]),

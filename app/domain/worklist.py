@@ -48,6 +48,7 @@ class Item:
     summary: str
     complaint_id: int | None = None
     subject: tuple[str, int] | None = None  # an approval's subject (table, id)
+    who: str = ""  # the party this item is given to, in words («首责人 张三», «工程部»)
 
     @property
     def sort_key(self):
@@ -268,11 +269,33 @@ def items_of(session, workflow: Workflow, record, directory: Directory, at: date
     for party, actions in parties:
         yield party.people(record, directory), Item(
             workflow.code, record.id, workflow.number(record), record.state, actions,
-            deadline.code if deadline else None, due_at, list(overdue), summary_of(record), complaint_id)
+            deadline.code if deadline else None, due_at, list(overdue), summary_of(record), complaint_id,
+            who=party_words(party, record, directory))
+
+
+def party_words(party: Party, record, directory: Directory) -> str:
+    """«首责人：张三», or the party's label alone when it names nobody in particular."""
+    name = party.name(record, directory) if party.name else ""
+    return f"{party.label}：{name}" if name and name != str(party.label) else str(party.label)
+
+
+# --- approvals: when one is due, one definition (my-work, the approval list and page, reminders) --------
+
+def approval_due_at(approval) -> datetime | None:
+    """When a pending approval becomes overdue, in China local time (requested_at is stored in UTC)."""
+    if approval.requested_at is None:
+        return None
+    return calendar.from_utc(approval.requested_at + timedelta(hours=approvals.APPROVAL_DUE_HOURS))
+
+
+def approval_overdue(approval, at: datetime | None = None) -> bool:
+    """A pending approval waiting longer than APPROVAL_DUE_HOURS at `at` (China local time, default now)."""
+    due_at = approval_due_at(approval)
+    return approval.state == "pending" and due_at is not None and due_at < (at or calendar.local_now())
 
 
 def approval_item(approval, subject, at: datetime) -> Item:
-    due_at = calendar.from_utc(approval.requested_at + timedelta(hours=approvals.APPROVAL_DUE_HOURS))
+    due_at = approval_due_at(approval)
     overdue = []
     number = f"{approval.subject_table}#{approval.subject_id}"
     complaint_id = None
@@ -281,10 +304,11 @@ def approval_item(approval, subject, at: datetime) -> Item:
         overdue = workflow.overdue_reasons(record, at)
         number = workflow.number(record)
         complaint_id = record.id if workflow.code == "complaint" else None
-    if due_at < at:
+    if approval_overdue(approval, at):
         overdue.append("approval")
     return Item("approval", approval.id, number, approval.kind, ["decide"], "approval", due_at, overdue,
-                approval.summary, complaint_id=complaint_id, subject=(approval.subject_table, approval.subject_id))
+                approval.summary, complaint_id=complaint_id, subject=(approval.subject_table, approval.subject_id),
+                who=str(_l("General manager")))
 
 
 def missing_calendar_years(session, at: datetime) -> list[int]:

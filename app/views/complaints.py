@@ -16,14 +16,15 @@ from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWi
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, FilterNotEqual
 from flask_appbuilder.security.decorators import permission_name
+from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import not_, select
+from sqlalchemy import not_, or_, select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import labels
-from app.domain import approvals, calendar, complaints, print_rules, workflow, worklist
+from app.domain import approvals, calendar, complaints, print_rules, search, workflow, worklist
 from app.domain.errors import NotFoundError
 from app.domain.people import user_names
 from app.domain.privacy import mask
@@ -41,6 +42,7 @@ from .base import (
     china_time,
     may_reveal,
 )
+from .quick_search import QuickSearchMixin, quick_filter, quick_search_field
 from .workflow import (
     FormSpec,
     NativeInput,
@@ -146,6 +148,23 @@ def customer_condition(value: str):
     return Customer.name.contains(value, autoescape=True)
 
 
+class FilterFirstResponsible(RelatedTextFilter):
+    """The first-responsible person by login or full name (exact)."""
+
+    name = _l("Is")
+    arg_name = "kefu_first_responsible"
+
+    def condition(self, value):
+        people = select(User.id).where(or_(User.username == value, User.first_name == value,
+                                           (User.first_name + User.last_name) == value))
+        return Complaint.first_responsible_id.in_(people)
+
+
+COMPLAINT_SEARCH = search.Target(
+    Complaint, "TS", by_customers=lambda ids: Complaint.customer_id.in_(ids),
+    by_units=lambda ids: Complaint.unit_id.in_(ids), text_columns=(Complaint.content,))
+
+
 class FilterDepartmentName(RelatedTextFilter):
     name = _l("Name contains")
     arg_name = "kefu_department"
@@ -204,17 +223,19 @@ def _choices_with_blank(enum_class):
     return [("", "—"), *enum_class.choices()]
 
 
-class ComplaintView(CsvExportMixin, DomainModelView):
+class ComplaintView(QuickSearchMixin, CsvExportMixin, DomainModelView):
     datamodel = ComplaintInterface(
         Complaint,
         custom_filters={
+            "quick": [quick_filter(COMPLAINT_SEARCH)],
+            "first_responsible": [FilterFirstResponsible],
             "overdue": [FilterOverdue],
             "customer": [FilterCustomer],
             "department": [FilterDepartmentName],
             **{col: [FilterEqual, FilterNotEqual] for col in ("state", "severity", "channel", "category")},
         },
         eager=[joinedload(Complaint.customer), joinedload(Complaint.department)],
-        virtual_columns=["overdue"],
+        virtual_columns=["overdue", "quick", "first_responsible"],
     )
     route_base = "/complaint"
     base_permissions = ["can_list", "can_show", "can_add", "can_transition", "can_export"]
@@ -222,14 +243,18 @@ class ComplaintView(CsvExportMixin, DomainModelView):
     list_title = _l("Complaints")
     show_title = _l("Complaint")
     add_title = _l("Receive a complaint")
-    label_columns = labels.COMPLAINT
+    label_columns = {**labels.COMPLAINT, "quick": _l("Search")}
     list_columns = ["number", "received_at", "channel", "customer", "unit", "category", "severity", "department",
                     "state", "first_responsible", "overdue"]
     order_columns = ["received_at", "channel", "category", "severity", "state"]
     base_order = ("received_at", "desc")
-    search_columns = ["state", "overdue", "severity", "channel", "category", "customer", "department",
-                      "received_at"]
+    search_columns = ["quick", "first_responsible", "state", "overdue", "severity", "channel", "category",
+                      "customer", "department", "received_at"]
+    quick_search_placeholder = _l("Complaint number, customer's name or full phone, unit «翠湖花园 2栋 701», "
+                                  "or words of the content")
     search_form_extra_fields = {
+        "quick": quick_search_field(),
+        "first_responsible": StringField(_l("First-responsible person")),
         "state": SelectField(_l("State"), choices=ComplaintState.choices()),
         "severity": SelectField(_l("Severity"), choices=Severity.choices()),
         "channel": SelectField(_l("Channel"), choices=Channel.choices()),
@@ -252,13 +277,7 @@ class ComplaintView(CsvExportMixin, DomainModelView):
     show_columns = ["number"]
     edit_columns = ["content"]  # never offered (no can_edit); FAB builds an edit form all the same
 
-    # --- list and export ----------------------------------------------------------------------
-    @expose("/list/")
-    @has_access
-    def list(self):
-        widgets = self._list()
-        return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
-
+    # --- list (QuickSearchMixin) and export -----------------------------------------------------
     export_filename = "complaints.csv"
     export_order = ("received_at", "desc")
 

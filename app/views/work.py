@@ -43,9 +43,6 @@ from .complaints import (
     approval_kind_label,
 )
 
-MY_WORK_LIMIT = 100  # rows per section; the rest is one click away in the filtered list
-APPROVAL_DUE_HOURS = approvals.APPROVAL_DUE_HOURS
-
 S = ComplaintState
 
 
@@ -65,8 +62,7 @@ def waited(since, until=None) -> str:
 
 
 def waiting_too_long(approval) -> bool:
-    return approval.state == ApprovalState.PENDING and approval.requested_at is not None and \
-        (audit.utcnow() - approval.requested_at).total_seconds() > APPROVAL_DUE_HOURS * 3600
+    return worklist.approval_overdue(approval)
 
 
 def subject_url(table: str, pk: int) -> str | None:
@@ -80,16 +76,19 @@ def subject_url(table: str, pk: int) -> str | None:
 
 # --- my work ----------------------------------------------------------------------------------------
 
+MY_WORK_LIMIT = 100  # rows per page of a section (server-side, ?p_<section>=2); a section folds away
+
+
 @dataclass
 class Row:
     url: str
     number: str
     title: str
-    detail: str
-    next_step: str
-    due: str
+    state: str
+    what: str  # what is due: the steps' labels
+    who: str  # the next actor, in words
+    due: str  # the deadline's label and moment
     overdue: str
-    waited: str = ""
 
 
 @dataclass
@@ -97,19 +96,23 @@ class Section:
     key: str
     title: str
     rows: list
-    more_url: str | None = None
-    more: bool = False
+    count: int
+    overdue_count: int
+    page: int = 1
+    pages: int = 1
 
 
+# The start-the-day sections in this order; a section shows when the person has something in it.
 SECTION_TITLES = {
-    "complaint": _l("Complaints"), "visit": _l("Visits"), "rectification": _l("Rectification items"),
-    "return_visit": _l("Return visits"), "visit_summary": _l("Summaries of visits"),
-    "loan": _l("Files out on loan"), "approval": _l("Approvals waiting for me"), "calendar": _l("Calendar"),
+    "complaint": _l("My complaints"), "approval": _l("Awaiting my approval"), "visit": _l("My visits"),
+    "rectification": _l("My department's rectification items"), "return_visit": _l("Return visits due"),
+    "loan": _l("Files out on loan"), "visit_summary": _l("Summaries of visits"), "calendar": _l("Calendar"),
 }
-LIST_VIEWS = {"complaint": "ComplaintView.list", "approval": "ApprovalView.list"}
+ORDER = ("complaint", "approval", "visit", "rectification", "return_visit", "loan", "visit_summary", "calendar")
 
 
 def _when(moment) -> str:
+    """Work deadlines are China local time already (app.domain.worklist)."""
     if moment is None:
         return ""
     return f"{moment:%Y-%m-%d %H:%M}" if hasattr(moment, "hour") else f"{moment:%Y-%m-%d}"
@@ -125,31 +128,61 @@ def _item_url(item) -> str | None:
 
 
 def _row(item) -> Row:
-    waited_for = ""
     if item.kind == "approval":
-        next_step = str(_l("Approve or reject"))
-        title = item.summary
-        detail = approval_kind_label(item.state)
+        state, what = approval_kind_label(item.state), str(_l("Approve or reject"))
     else:
-        next_step = f"{reminders.state_label(item)} → " + "、".join(reminders.action_label(item.kind, a)
-                                                                  for a in item.actions)
-        title, detail = item.summary, ""
-    return Row(url=_item_url(item) or "#", number=item.number, title=title, detail=detail, next_step=next_step,
-               due=_when(item.due_at), overdue="、".join(reminders.due_label(r) for r in item.overdue),
-               waited=waited_for)
+        state = reminders.state_label(item)
+        what = "、".join(reminders.action_label(item.kind, a) for a in item.actions)
+    due = f"{reminders.due_label(item.due)} {_when(item.due_at)}" if item.due else _when(item.due_at)
+    return Row(url=_item_url(item) or "#", number=item.number, title=item.summary, state=state,
+               what=f"{state} → {what}", who=item.who, due=due.strip(),
+               overdue="、".join(reminders.due_label(r) for r in item.overdue))
 
 
-def my_work(session, actor, now) -> list[Section]:
-    """The actor's part of app.domain.worklist (exactly what `reminders` lists for them), by kind."""
+def _page_of(args, key: str) -> int:
+    try:
+        return max(int(args.get(f"p_{key}", 1)), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def my_work(session, actor, now, overdue_only: bool = False, args=None) -> list[Section]:
+    """The actor's part of app.domain.worklist (exactly what `reminders` lists for them, overdue first),
+    by kind, each section paged on its own."""
     by_kind: dict[str, list] = {}
     for item in worklist.for_user(session, actor.id, now):
         by_kind.setdefault(item.kind, []).append(item)
     sections = []
-    for kind, items in by_kind.items():
-        more_url = url_for(LIST_VIEWS[kind]) if kind in LIST_VIEWS else None
-        sections.append(Section(kind, str(SECTION_TITLES.get(kind, kind)), [_row(i) for i in items[:MY_WORK_LIMIT]],
-                                more=len(items) > MY_WORK_LIMIT, more_url=more_url))
+    for kind in sorted(by_kind, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
+        items = by_kind[kind]
+        overdue_count = sum(1 for i in items if i.overdue)
+        if overdue_only:
+            items = [i for i in items if i.overdue]
+        pages = max((len(items) + MY_WORK_LIMIT - 1) // MY_WORK_LIMIT, 1)
+        page = min(_page_of(args or {}, kind), pages)
+        shown = items[(page - 1) * MY_WORK_LIMIT:page * MY_WORK_LIMIT]
+        sections.append(Section(kind, str(SECTION_TITLES.get(kind, kind)), [_row(i) for i in shown],
+                                count=len(items), overdue_count=overdue_count, page=page, pages=pages))
     return sections
+
+
+def my_work_context(actor) -> dict:
+    """What the my-work sections need (the my-work page and the landing page): ?overdue=1 keeps only the
+    overdue items, ?p_<section>=N shows that section's Nth page."""
+    now = calendar.local_now()
+    overdue_only = request.args.get("overdue") in ("1", "y", "yes", "on")
+    args = {k: v for k, v in request.args.items() if k.startswith("p_") or k == "overdue"}
+    return {"sections": my_work(db.session, actor, now, overdue_only, request.args),
+            "now": f"{now:%Y-%m-%d %H:%M}", "overdue_only": overdue_only, "args": args}
+
+
+def landing_context() -> dict:
+    """The landing page is my-work for whoever has a my-work page (an auditor has none)."""
+    sm = current_app.appbuilder.sm
+    user = sm.current_user
+    if user is None or not user.is_authenticated or not sm.has_access("can_index", "MyWorkView"):
+        return {}
+    return my_work_context(user)
 
 
 class MyWorkView(BaseView):
@@ -159,12 +192,8 @@ class MyWorkView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        actor = current_app.appbuilder.sm.current_user
-        session = db.session
-        now = calendar.local_now()
-        sections = my_work(session, actor, now)
-        return self.render_template("kefu/work_mywork.html", title=_l("My work"), sections=sections,
-                                    now=f"{now:%Y-%m-%d %H:%M}")
+        return self.render_template("kefu/work_mywork.html", title=_l("My work"),
+                                    **my_work_context(current_app.appbuilder.sm.current_user))
 
 
 # --- approvals ----------------------------------------------------------------------------------

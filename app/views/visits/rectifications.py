@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
-from app.domain import calendar, visits, workflow, worklist
+from app.domain import calendar, search, visits, workflow, worklist
 from app.domain.errors import NotFoundError
 from app.extensions import db
 from app.models import Department, Rectification, Visit, VisitItem, VisitStep
@@ -23,6 +23,7 @@ from app.outcome import attempt
 
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
+from ..quick_search import QuickSearchMixin, quick_filter, quick_search_field
 from ..workflow import FormSpec, open_step_form, step_buttons, step_form, step_values
 from .common import (
     CONFIRM_RECTIFICATION,
@@ -93,28 +94,37 @@ def rectification_form_spec(departments) -> FormSpec:
                     descriptions={"department_id": _l("Left blank: the same department.")}, comment=False)
 
 
-class RectificationView(DomainModelView):
+RECTIFICATION_SEARCH = search.Target(
+    Rectification, "ZG",
+    by_customers=lambda ids: Rectification.visit_id.in_(select(Visit.id).where(Visit.customer_id.in_(ids))),
+    by_units=lambda ids: Rectification.visit_id.in_(select(Visit.id).where(Visit.unit_id.in_(ids))),
+    text_columns=(Rectification.measure, Rectification.responsible_person))
+
+
+class RectificationView(QuickSearchMixin, DomainModelView):
     datamodel = RectificationInterface(
         Rectification,
-        custom_filters={"state": [FilterEqual, FilterNotEqual], "overdue": [FilterRectificationOverdue],
+        custom_filters={"quick": [quick_filter(RECTIFICATION_SEARCH)], "state": [FilterEqual, FilterNotEqual], "overdue": [FilterRectificationOverdue],
                         "department": [FilterRectificationDepartment], "customer": [FilterRectificationCustomer],
                         "service_item": [FilterRectificationServiceItem]},
         eager=[joinedload(Rectification.department), joinedload(Rectification.item)],
-        virtual_columns=["visit", "customer", "service_item", "overdue"],
+        virtual_columns=["visit", "customer", "service_item", "overdue", "quick"],
     )
     route_base = "/rectification"
     base_permissions = ["can_list", "can_show", "can_transition"]
     list_widget = OverdueListWidget
     list_title = _l("Rectification items")
     show_title = _l("Rectification item")
-    label_columns = RECTIFICATION
+    label_columns = {**RECTIFICATION, "quick": _l("Search")}
     list_columns = ["number", "visit", "customer", "service_item", "department", "measure", "responsible_person",
                     "deadline", "round", "state", "overdue"]
     order_columns = ["deadline", "round", "state"]
     base_order = ("deadline", "asc")
-    search_columns = ["state", "overdue", "department", "customer", "service_item", "round", "deadline",
+    search_columns = ["quick", "state", "overdue", "department", "customer", "service_item", "round", "deadline",
                       "responsible_person"]
+    quick_search_placeholder = _l("Item number, customer's name or full phone, unit, or words of the measure")
     search_form_extra_fields = {
+        "quick": quick_search_field(),
         "state": SelectField(_l("State"), choices=RectificationState.choices()),
         "overdue": SelectField(_l("Overdue"), choices=[("y", _l("Yes")), ("n", _l("No"))]),
         "department": StringField(_l("Department")),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from app import printing
-from app.domain import calendar, print_rules, visits, worklist
+from app.domain import calendar, print_rules, search, visits, worklist
 from app.domain import workflow as visits_workflow
 from app.extensions import db
 from app.models import ArchiveRecord, Project, ReturnVisit, Unit, Visit
@@ -26,6 +26,7 @@ from app.outcome import attempt
 from ..archive import full_data_asked, refused_print
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors
+from ..quick_search import QuickSearchMixin, quick_filter, quick_search_field
 from ..workflow import (
     Entry,
     FormSpec,
@@ -108,14 +109,19 @@ class ScheduleForm(DynamicForm):
                           description=_l("The project's name (or a part of it that only this project has)."))
 
 
-class ReturnVisitView(DomainModelView):
+RETURN_VISIT_SEARCH = search.Target(
+    ReturnVisit, "HF", by_customers=lambda ids: ReturnVisit.customer_id.in_(ids),
+    by_units=lambda ids: ReturnVisit.unit_id.in_(ids), text_columns=(ReturnVisit.record, ReturnVisit.follow_up))
+
+
+class ReturnVisitView(QuickSearchMixin, DomainModelView):
     datamodel = ReturnVisitInterface(
         ReturnVisit,
-        custom_filters={"state": [FilterEqual, FilterNotEqual], "kind": [FilterEqual, FilterNotEqual],
+        custom_filters={"quick": [quick_filter(RETURN_VISIT_SEARCH)], "state": [FilterEqual, FilterNotEqual], "kind": [FilterEqual, FilterNotEqual],
                         "overdue": [FilterReturnVisitOverdue], "customer": [FilterReturnVisitCustomer],
                         "project": [FilterReturnVisitProject]},
         eager=[joinedload(ReturnVisit.customer)],
-        virtual_columns=["source", "project", "overdue"],
+        virtual_columns=["source", "project", "overdue", "quick"],
     )
     route_base = "/returnvisit"
     base_permissions = ["can_list", "can_show", "can_record", "can_print", "can_schedule"]
@@ -123,12 +129,14 @@ class ReturnVisitView(DomainModelView):
     list_template = "kefu/return_visit_list.html"
     list_title = _l("Return visits")
     show_title = _l("Return visit")
-    label_columns = RETURN_VISIT
+    label_columns = {**RETURN_VISIT, "quick": _l("Search")}
     list_columns = ["number", "kind", "customer", "source", "due_on", "state", "satisfaction", "done_at", "overdue"]
     order_columns = ["due_on", "kind", "state", "done_at"]
     base_order = ("due_on", "asc")
-    search_columns = ["state", "kind", "overdue", "customer", "project", "due_on"]
+    search_columns = ["quick", "state", "kind", "overdue", "customer", "project", "due_on"]
+    quick_search_placeholder = _l("Return visit number, customer's name or full phone, unit, or words of the record")
     search_form_extra_fields = {
+        "quick": quick_search_field(),
         "state": SelectField(_l("State"), choices=list(RETURN_VISIT_STATES.items())),
         "kind": SelectField(_l("Kind"), choices=ReturnVisitKind.choices()),
         "overdue": SelectField(_l("Overdue"), choices=[("y", _l("Yes")), ("n", _l("No"))]),

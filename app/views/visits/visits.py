@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from app import printing
-from app.domain import calendar, print_rules, visit_planning, visits, workflow, worklist
+from app.domain import calendar, print_rules, search, visit_planning, visits, workflow, worklist
 from app.domain.errors import NotFoundError
 from app.domain.privacy import mask
 from app.extensions import db
@@ -47,6 +47,7 @@ from app.outcome import attempt
 from ..archive import full_data_asked, refused_print
 from ..base import DomainModelView, OverdueListWidget, RelatedTextFilter, may_reveal
 from ..complaints import ComputedColumnsInterface, customer_condition, flash_form_errors, user_names
+from ..quick_search import QuickSearchMixin, quick_filter, quick_search_field
 from ..workflow import open_step_form, step_buttons
 from .common import (
     CONFIRM_PRINT_VISIT,
@@ -165,13 +166,18 @@ def _open_count(n) -> Markup:
     return Markup('<span class="badge kefu-open-rectifications">{}</span>').format(n)
 
 
-class VisitView(DomainModelView):
+VISIT_SEARCH = search.Target(
+    Visit, "ZF", by_customers=lambda ids: Visit.customer_id.in_(ids), by_units=lambda ids: Visit.unit_id.in_(ids),
+    text_columns=(Visit.opinions, Visit.contact_name))
+
+
+class VisitView(QuickSearchMixin, DomainModelView):
     datamodel = VisitInterface(
         Visit,
-        custom_filters={"state": [FilterEqual, FilterNotEqual], "customer": [FilterVisitCustomer],
+        custom_filters={"quick": [quick_filter(VISIT_SEARCH)], "state": [FilterEqual, FilterNotEqual], "customer": [FilterVisitCustomer],
                         "staff": [FilterVisitStaff], "overdue": [FilterVisitOverdue]},
         eager=[joinedload(Visit.customer)],
-        virtual_columns=["staff", "open_rectifications", "overdue"],
+        virtual_columns=["staff", "open_rectifications", "overdue", "quick"],
     )
     route_base = "/visit"
     base_permissions = ["can_list", "can_show", "can_add", "can_transition", "can_print"]
@@ -179,12 +185,14 @@ class VisitView(DomainModelView):
     list_title = _l("Visits")
     show_title = _l("Visit")
     add_title = _l("Plan a visit")
-    label_columns = VISIT
+    label_columns = {**VISIT, "quick": _l("Search")}
     list_columns = ["number", "customer", "planned_at", "staff", "state", "open_rectifications", "overdue"]
     order_columns = ["planned_at", "state"]
     base_order = ("planned_at", "desc")
-    search_columns = ["state", "overdue", "customer", "staff", "planned_at", "contact_name"]
+    search_columns = ["quick", "state", "overdue", "customer", "staff", "planned_at", "contact_name"]
+    quick_search_placeholder = _l("Visit number, customer's name or full phone, unit, or words of the opinions")
     search_form_extra_fields = {
+        "quick": quick_search_field(),
         "state": SelectField(_l("State"), choices=VisitState.choices()),
         "overdue": SelectField(_l("Overdue"), choices=[("y", _l("Yes")), ("n", _l("No"))]),
         "customer": StringField(_l("Customer")),
