@@ -192,6 +192,7 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     page.locator("#measures").fill("重做楼上卫生间防水层，修复顶棚")
     page.locator("#handling_person").fill("赵工")
     page.locator("#handling_deadline").fill("2030-01-31")
+    page.locator("#deadline_reason").fill("需等待第三方鉴定")
     submit_step(page, detail_url)
     expect_state(page, "handling")
     expect_actions(page, {"add_progress"})  # replying is the first-responsible person's
