@@ -26,6 +26,7 @@ from .errors import (
     ValidationError,
     VersionRequiredError,
 )
+from . import in_use
 from .rules import field_errors
 
 
@@ -107,6 +108,7 @@ def save_loaded(session: Session, obj, actor, expected_version):
 
 def delete(session: Session, obj, actor, expected_version):
     check_version(obj, expected_version)
+    in_use.check_deletable(session, obj)  # refused with the reason and the count, nothing deleted
     with audit.acting_as(session, actor):
         session.delete(obj)
         flush(session)
