@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit
 from app.models import BOOKKEEPING_COLUMNS
 
+from . import in_use
 from .errors import (
     ConflictError,
     DomainError,
@@ -26,7 +27,6 @@ from .errors import (
     ValidationError,
     VersionRequiredError,
 )
-from . import in_use
 from .rules import field_errors
 
 

@@ -7,7 +7,7 @@ import re
 from flask import jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.security.decorators import has_access_api, permission_name
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField
@@ -153,7 +153,7 @@ class CustomerView(CsvExportMixin, DomainModelView):
         return [str(CUSTOMER.get(c, c)) for c in columns], rows
 
     @expose("/lookup", methods=["GET"])
-    @has_access_api
+    @has_access  # a page's helper: refused like the pages (the login page, or a redirect with the reason)
     @permission_name("list")
     def lookup(self):
         """The receipt form's customer suggestions (JSON): by name, or a full phone or ID-card number;

@@ -154,8 +154,10 @@ def test_lookup_is_capped_and_scoped_and_needs_a_login(client_of, app):
     assert status == 200 and results == []
     status, results = lookup(client_of("cs_manager"), "三")
     assert status == 200 and 1 <= len(results) <= 10
-    assert lookup(client_of("eng_staff"), "张三")[0] == 403  # department staff see no customers
-    assert app.test_client().get("/customer/lookup?q=张三").status_code in (302, 401)
+    status, results = lookup(client_of("eng_staff"), "张三")  # department staff see no customers
+    assert status == 403 and results is None
+    anonymous = app.test_client().get("/customer/lookup?q=张三")
+    assert anonymous.status_code == 302 and "/login/" in anonymous.headers["Location"]
 
 
 # --- receiving: the customer, the unit, every error at once --------------------------------------
@@ -348,6 +350,9 @@ def test_a_refused_delete_says_why(client_of, token_of, app):
     refused = client.delete(f"/api/v1/customer/{known['prospect']}?version={version}", headers=headers)
     assert refused.status_code == 409 and refused.get_json()["message"] == "该客户有 1 件投诉，不能删除"
     assert read(app, lambda s: s.get(Customer, known["prospect"])) is not None
+    page = text_of(client_of("cs_manager").post(f"/customer/delete/{known['prospect']}", follow_redirects=True))
+    assert "该客户有 1 件投诉，不能删除" in page  # the list page's delete button: the same words
+    assert read(app, lambda s: s.get(Customer, known["prospect"])) is not None
     from app.domain import in_use, records
     from app.domain.errors import ConflictError
 
@@ -364,3 +369,23 @@ def test_a_refused_delete_says_why(client_of, token_of, app):
         assert str(err.value).startswith("该部门有 ") and str(err.value).endswith("，不能删除")
         db.session.rollback()
 
+
+
+# --- printing in one click ---------------------------------------------------------------------------
+
+def test_a_print_files_the_form_and_opens_its_pdf(client_of, app):
+    from app.models import ArchiveRecord
+
+    client = client_of("cs_staff")
+    page = text_of(client.get(f"/complaint/show/{complaint_in(app, 'investigating')}"))
+    assert 'name="open" value="pdf"' in page or "kefu-print-form" not in page
+    before = read(app, lambda s: s.scalar(select(func.count()).select_from(ArchiveRecord)))
+    response = client.post("/print/blank/opinion_sheet", data={"open": "pdf"})
+    assert response.status_code == 302
+    file_url = response.headers["Location"]
+    assert re.search(r"/archive/file/\d+$", file_url)
+    assert read(app, lambda s: s.scalar(select(func.count()).select_from(ArchiveRecord))) == before + 1
+    pdf = client.get(file_url)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    # Without `open` (another page's own button), the archived copy's page, as before.
+    assert "/archive/show/" in client.post("/print/blank/opinion_sheet").headers["Location"]
