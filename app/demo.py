@@ -563,7 +563,19 @@ def _walk(session, plan: DemoComplaint, users, departments, clock, now: datetime
             continue
         if action == "assign":
             fields = fields | {"department_id": departments[fields["department_id"]]}
+        if action == "start_handling":
+            fields = _deadline_rules(complaint, clock["now"], fields)
         complaints.transition(session, complaint, action, actor, complaint.version, fields)
+
+
+def _deadline_rules(complaint, now: datetime, fields: dict) -> dict:
+    """The demo's handling deadline as a clerk would set it: not before the day it is set, and with the
+    reason when it falls after the complaint's close-by deadline (app.domain.complaints)."""
+    deadline = max(date.fromisoformat(fields["handling_deadline"]), now.date() + timedelta(days=1))
+    fields = fields | {"handling_deadline": deadline.isoformat()}
+    if complaint.close_due_at is not None and deadline > complaint.close_due_at.date():
+        fields["deadline_reason"] = "需等待材料到货及第三方检测，已与客户沟通并取得同意。"
+    return fields
 
 
 # --- visits -------------------------------------------------------------------------------------------

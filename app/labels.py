@@ -23,6 +23,7 @@ from app.models.choices import (
     ComplaintCategory,
     ComplaintRoute,
     ComplaintState,
+    Satisfaction,
     Severity,
     VisitMethod,
 )
@@ -119,6 +120,7 @@ COMPLAINT_STEP_FIELDS = _table(
     assigned_person=_l("Responsible person"),
     cause_analysis=_l("Cause analysis"), report=_l("Written report"), measures=_l("Measures"),
     handling_person=_l("Person handling it"), handling_deadline=_l("Handling deadline"),
+    deadline_reason=_l("Reason for a deadline after the close-by date"),
     progress_note=_l("Progress"), customer_told_how=_l("How the customer was told"),
     reply_result=_l("Result told to the customer"), customer_accepted=_l("Customer accepts the result"),
     satisfaction=_l("Satisfaction (1–5)"),
@@ -157,7 +159,8 @@ COMPLAINT = _table(
 COMPLAINT_CHOICES = MappingProxyType({
     "severity": Severity, "category": ComplaintCategory, "return_visit_method": VisitMethod,
     "case_stage": CaseStage, "case_category": CaseCategory, "channel": Channel, "state": ComplaintState,
-    "acknowledged_how": VisitMethod,
+    "acknowledged_how": VisitMethod, "satisfaction": Satisfaction, "return_visit_satisfaction": Satisfaction,
+    "return_visit_process_satisfaction": Satisfaction,
 })
 # Fields holding several codes (stored joined by commas).
 COMPLAINT_MULTIPLE_CHOICES = MappingProxyType({"unresolved_routes": ComplaintRoute})

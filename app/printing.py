@@ -41,7 +41,7 @@ from app.models import (
     Department,
     Unit,
 )
-from app.models.choices import Channel, ComplaintCategory, ComplaintState, Severity, VisitMethod
+from app.models.choices import Channel, ComplaintCategory, ComplaintState, Satisfaction, Severity, VisitMethod
 from reports.forms import (
     complaint_ledger,
     complaint_record,
@@ -230,7 +230,7 @@ def complaint_return_visit_data(session, complaint: Complaint, actor, full_data:
         "method": VisitMethod.label_of(complaint.return_visit_method) if complaint.return_visit_method else "",
         "date": _minute(visited), "by": by,
         "due": _minute(complaint.return_visit_due_at),
-        "satisfaction": complaint.return_visit_satisfaction or "",
+        "satisfaction": Satisfaction.label_of(complaint.return_visit_satisfaction),
         "subject": f"{complaint.number}：{(complaint.content or '')[:120]}",
         "record": _or_none(complaint.return_visit_record), "follow_up": _or_none(complaint.improvement),
     }
@@ -420,7 +420,7 @@ def visit_record_data(session, visit, actor, full_data: bool = False) -> dict:
         "rectifications": rows,
         "return_visit": [("回访日期", _minute(done.done_at)),
                          ("整改效果确认", "已确认" if done.effect_confirmed else ("未确认" if rectifications else "—")),
-                         ("满意度（1–5）", done.satisfaction or ""),
+                         ("满意度", Satisfaction.label_of(done.satisfaction)),
                          ("回访人", done_by.get(done.done_by_name) or done.done_by_name or "")] if done else [],
         "opinions": _or_none(visit.opinions),
     }
@@ -478,7 +478,7 @@ def return_visit_data(session, record, actor, full_data: bool = False) -> dict:
             "phone": _customer_phone(session, record.customer, actor, full_data),
             "method": VisitMethod.label_of(record.method) if record.method else "", "date": _minute(record.done_at),
             "by": names_by_login(session, {record.done_by_name}).get(record.done_by_name) or record.done_by_name or "",
-            "due": f"{record.due_on:%Y-%m-%d}", "satisfaction": record.satisfaction or "",
+            "due": f"{record.due_on:%Y-%m-%d}", "satisfaction": Satisfaction.label_of(record.satisfaction),
             "subject": subject, "record": _or_none(record.record), "follow_up": _or_none(record.follow_up)}
 
 

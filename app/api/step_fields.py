@@ -16,6 +16,7 @@ from app.models.choices import (
     CaseStage,
     ComplaintCategory,
     ItemResult,
+    Satisfaction,
     ServiceItem,
     Severity,
     VisitMethod,
@@ -50,14 +51,18 @@ class RectificationPlanSchema(Schema):
 TEXT = ("confirmed_how", "invalid_explanation", "legal_opinion", "handling_plan", "assigned_post", "assigned_person",
         "cause_analysis", "report", "measures", "handling_person", "progress_note", "customer_told_how",
         "reply_result", "return_visit_record", "root_cause", "improvement", "case_title", "case_lesson",
-        "opinions", "companions", "note", "told_how", "measure", "responsible_person")
+        "opinions", "companions", "note", "told_how", "measure", "responsible_person", "deadline_reason")
 YES_NO = ("customer_accepted", "department_signed_off", "person_signed_off", "effect_confirmed", "customer_told",
           "tenant_consulted")
+
+# Satisfaction in words, as the forms offer it (app.models.choices.Satisfaction; English in the schema).
+SATISFACTION_WORDS = Satisfaction.described()  # read at import, outside a request: the English words
 
 STEP_FIELD_TYPES = {
     **dict.fromkeys(TEXT, ma.String),
     **dict.fromkeys(YES_NO, ma.Boolean),
-    **dict.fromkeys(("satisfaction", "return_visit_satisfaction"), partial(ma.Integer, validate=Range(1, 5))),
+    **dict.fromkeys(("satisfaction", "return_visit_satisfaction", "return_visit_process_satisfaction"),
+                    partial(ma.Integer, validate=Range(1, 5), metadata={"description": SATISFACTION_WORDS})),
     **dict.fromkeys(("handling_deadline", "deadline"), ma.Date),
     "department_id": ma.Integer,
     "visited_at": ma.DateTime,

@@ -125,6 +125,21 @@ def _department_exists(session, complaint, actor, values):
         raise ValidationError({"department_id": _l("This department does not exist.")})
 
 
+def _handling_deadline_ok(session, complaint, actor, values):
+    """A handling deadline is not in the past, and not after the complaint's close-by deadline unless a
+    reason is given (the reason stays in the step entry)."""
+    deadline, today = values.get("handling_deadline"), calendar.local_now().date()
+    if deadline is None:
+        return
+    if deadline < today:
+        raise ValidationError({"handling_deadline": _l("The handling deadline cannot be in the past.")})
+    close_by = complaint.close_due_at.date() if complaint.close_due_at else None
+    if close_by is not None and deadline > close_by and not values.get("deadline_reason"):
+        raise ValidationError({"deadline_reason": _l(
+            "The handling deadline is after the complaint's close-by deadline (%(date)s): give the reason.",
+            date=f"{close_by:%Y-%m-%d}")})
+
+
 # --- effects ------------------------------------------------------------------------------------------
 
 
@@ -237,8 +252,9 @@ STEPS: tuple[Step, ...] = (
     Step("start_handling", frozenset({S.INVESTIGATING}),
          S.HANDLING, frozenset({DEPARTMENT_STAFF, CS_MANAGER}),
          {"cause_analysis": required(_text), "report": required(_text), "measures": required(_text),
-          "handling_person": required(_text), "handling_deadline": required(_date)},
-         condition=_own_department),
+          "handling_person": required(_text), "handling_deadline": required(_date),
+          "deadline_reason": optional(_text, **NOTE)},
+         condition=_own_department, check=_handling_deadline_ok),
     Step("add_progress", frozenset({S.HANDLING}), S.HANDLING,
          frozenset({DEPARTMENT_STAFF, CS_STAFF, CS_MANAGER}),
          {"progress_note": required(_text, **NOTE), "customer_told_how": required(_text, **NOTE)},

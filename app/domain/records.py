@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit
 from app.models import BOOKKEEPING_COLUMNS
 
+from . import in_use
 from .errors import (
     ConflictError,
     DomainError,
@@ -107,6 +108,7 @@ def save_loaded(session: Session, obj, actor, expected_version):
 
 def delete(session: Session, obj, actor, expected_version):
     check_version(obj, expected_version)
+    in_use.check_deletable(session, obj)  # refused with the reason and the count, nothing deleted
     with audit.acting_as(session, actor):
         session.delete(obj)
         flush(session)

@@ -2,6 +2,7 @@
 
 from enum import StrEnum
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 
@@ -289,3 +290,35 @@ class ReturnVisitState(LabelledEnum):
 
 
 ReturnVisitState.LABELS = {"due": _l("Due"), "done": _l("Done")}
+
+
+class Satisfaction(LabelledEnum):
+    """Satisfaction 1–5, stored as the number; shown and chosen as the number with its words
+    ("5 非常满意"): the one table forms, pages, the API's documentation and printed forms read."""
+
+    VERY_SATISFIED = "5"
+    SATISFIED = "4"
+    NEUTRAL = "3"
+    DISSATISFIED = "2"
+    VERY_DISSATISFIED = "1"
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, object]]:
+        return [(m.value, LazyString(lambda v=m.value: cls.label_of(v))) for m in cls]
+
+    @classmethod
+    def label_of(cls, code) -> str:
+        """5 (or "5") → "5 非常满意"; blank for no answer; anything else as it is."""
+        if code is None or code == "":
+            return ""
+        words = cls.LABELS.get(str(code))
+        return f"{code} {words}" if words is not None else str(code)
+
+    @classmethod
+    def described(cls) -> str:
+        """For the API's documentation: "5 非常满意, 4 满意, …"."""
+        return ", ".join(cls.label_of(m.value) for m in cls)
+
+
+Satisfaction.LABELS = {"5": _l("Very satisfied"), "4": _l("Satisfied"), "3": _l("Neutral"),
+                       "2": _l("Dissatisfied"), "1": _l("Very dissatisfied")}

@@ -60,7 +60,13 @@ def _actor():
 
 
 def _after_printing(record: ArchiveRecord):
+    """Printed and filed: the PDF itself opens when the button asked for it (`open=pdf`, one click) and the
+    user may open it (archive.open_file checks and audits again); else the archived copy's page."""
     flash(str(_l("Printed and filed as %(number)s.", number=record.number)), "success")
+    sm = current_app.appbuilder.sm
+    if request.form.get("open") == "pdf" and sm.has_access("can_download", "ArchiveRecordView") \
+            and (not record.full_personal_data or may_reveal()):
+        return redirect(url_for("ArchiveRecordView.file", pk=record.id))
     return redirect(url_for("ArchiveRecordView.show", pk=record.id))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -24,8 +24,18 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField, TextAreaField
 
 from app import labels
-from app.domain import approvals, calendar, complaints, print_rules, search, workflow, worklist
-from app.domain.errors import NotFoundError
+from app.domain import (
+    approvals,
+    attachments,
+    calendar,
+    complaints,
+    lookup,
+    print_rules,
+    search,
+    workflow,
+    worklist,
+)
+from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.domain.people import user_names
 from app.domain.privacy import mask
 from app.extensions import db
@@ -300,6 +310,10 @@ class ComplaintView(QuickSearchMixin, CsvExportMixin, DomainModelView):
     @expose("/add", methods=["GET", "POST"])
     @has_access
     def add(self):
+        """Receive a complaint: the customer found by name, phone or ID-card number (suggestions while
+        typing; without JavaScript the candidates of a submit), the unit from the customer's units. Every
+        refusal of a submit is shown at once beside its field, and what was typed is kept."""
+        session, actor = db.session, self._actor()
         form = ReceiveForm()
         for field in form:
             field.flags.required = field.name in ("channel", "customer", "content")
@@ -307,27 +321,34 @@ class ComplaintView(QuickSearchMixin, CsvExportMixin, DomainModelView):
             form.received_at.data = f"{calendar.local_now():%Y-%m-%dT%H:%M}"
             form.channel.data = request.args.get("channel", "")
             form.customer.data = request.args.get("customer", "")
+            pick_customer(session, actor, form)
         elif form.validate():
-            errors, customer_id = resolve_customer(db.session, form.customer.data)
-            if not errors:
-                def receive():
-                    complaint = complaints.open_complaint(
-                        db.session, self._actor(), channel=form.channel.data, customer_id=customer_id,
-                        content=form.content.data, received_at=(form.received_at.data or "").strip() or None)
-                    return complaint.id, complaint.number
+            customer_id, unit_id, errors = pick_customer(session, actor, form)
 
-                opened, refusal = attempt(db.session, receive)
-                if refusal is None:
-                    flash(str(_l("Complaint %(number)s received; you are its first-responsible person.",
-                                 number=opened[1])), "success")
-                    return redirect(url_for(".show", pk=opened[0]))
-                refusal.flash(form, rename={"customer_id": "customer"})
-            for name, message in errors.items():
-                form[name].errors = [*form[name].errors, str(message)]
+            def receive():
+                try:
+                    complaint = complaints.open_complaint(
+                        session, actor, channel=form.channel.data, customer_id=customer_id,
+                        content=form.content.data, received_at=(form.received_at.data or "").strip() or None,
+                        unit_id=unit_id, remedy_requested=form.remedy_requested.data)
+                except ValidationError as err:
+                    raise ValidationError({**err.errors, **errors}) from None  # every refusal at once
+                if errors:
+                    raise ValidationError(errors)
+                return complaint.id, complaint.number
+
+            opened, refusal = attempt(session, receive)
+            if refusal is None:
+                flash(str(_l("Complaint %(number)s received; you are its first-responsible person.",
+                             number=opened[1])), "success")
+                return redirect(url_for(".show", pk=opened[0]))
+            refusal.flash(form, rename={"customer_id": "customer"})
         else:
             flash_form_errors(form)
         return self.render_template("kefu/complaint_add.html", title=self.add_title, form=form,
-                                    fields=["channel", "customer", "content", "received_at"])
+                                    fields=["channel", "customer", "customer_id", "unit_id", "content",
+                                            "remedy_requested", "received_at"],
+                                    lookup_url=url_for("CustomerView.lookup"))
 
     # --- detail -------------------------------------------------------------------------------
     @expose("/show/<pk>", methods=["GET"])
@@ -363,7 +384,62 @@ class ComplaintView(QuickSearchMixin, CsvExportMixin, DomainModelView):
             stepper=workflow.states_in_path(complaints.WORKFLOW, complaint),
             status_text=worklist.status_text(session, complaint, now),
             may_print_form=print_rules.may_print, may_print_full=may_reveal(), china_time=china_time,
+            attachments=attachments.attachments_of(session, complaint),
+            may_attach=sm.has_access("can_transition", self.class_permission_name)
+            and attachments.may_add(session, complaint, actor),
         )
+
+    # --- evidence -----------------------------------------------------------------------------
+    @expose("/attach/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("transition")
+    def attach(self, pk):
+        """Several evidence files at once (a phone's camera too), each checked by app.domain.attachments:
+        all are kept, or none (the refused file named with the reason)."""
+        complaint, session, actor = self._visible(pk), db.session, self._actor()
+        uploads = [u for u in request.files.getlist("files") if u and (u.filename or "").strip()]
+
+        def attach_all():
+            if not uploads:
+                raise ValidationError({"files": _l("Please choose a file.")})
+            for upload in uploads:
+                data = upload.stream.read(attachments.MAX_BYTES + 1)  # enough to know it is too large
+                try:
+                    attachments.add_attachment(session, complaint, actor, upload.filename, data)
+                except ValidationError as err:
+                    raise ValidationError({"files": _l("%(file)s: %(reason)s", file=upload.filename,
+                                                       reason=err.errors.get("file", ""))}) from None
+            return len(uploads)
+
+        count, refusal = attempt(session, attach_all)
+        if refusal is None:
+            flash(str(_l("%(count)s evidence files attached.", count=count)), "success")
+        else:
+            refusal.flash()
+        return redirect(url_for(".show", pk=pk) + "#kefu-attachments")
+
+    @expose("/attachment/<int:pk>/<int:attachment_id>", methods=["GET"])
+    @has_access
+    @permission_name("show")
+    def attachment(self, pk, attachment_id):
+        """Download one evidence file (checked against its SHA-256 first), never rendered as a page."""
+        complaint = self._visible(pk)
+        try:
+            item, path = attachments.get_attachment(db.session, complaint, attachment_id)
+        except NotFoundError:
+            abort(404)
+        except DomainError as err:
+            flash(str(err), "danger")
+            return redirect(url_for(".show", pk=pk))
+        response = send_file(path, mimetype=item.content_type, as_attachment=True,
+                             download_name=attachments.download_name(item), etag=item.sha256, conditional=True,
+                             max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # As the API's download (app.api.complaints): no script, no frame, nothing it may load.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; sandbox; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+            "form-action 'none'")
+        return response
 
     # --- a step -------------------------------------------------------------------------------
     @expose("/transition/<int:pk>/<action>", methods=["GET", "POST"])
@@ -416,9 +492,15 @@ class ReceiveForm(DynamicForm):
     channel = SelectField(_l("Channel"), choices=_choices_with_blank(Channel), validate_choice=False,
                           widget=Select2Widget())
     customer = StringField(_l("Customer"), widget=BS3TextFieldWidget(),
-                           description=_l("The customer's full mobile number or full ID-card number (or the "
-                                          "customer's record ID)."))
+                           render_kw={"autocomplete": "off", "class": "kefu-customer-search"},
+                           description=_l("A name, or a full mobile or ID-card number (or the customer number)."))
+    customer_id = SelectField(_l("Customers found"), choices=[], validate_choice=False,
+                              render_kw={"class": "form-control kefu-customer-choice"})
+    unit_id = SelectField(_l("Unit"), choices=[], validate_choice=False,
+                          render_kw={"class": "form-control kefu-unit-choice"},
+                          description=_l("One of the customer's units (chosen for you when there is one)."))
     content = TextAreaField(_l("Content"), widget=BS3TextAreaFieldWidget())
+    remedy_requested = TextAreaField(_l("Remedy the customer asks for"), widget=BS3TextAreaFieldWidget())
     received_at = StringField(_l("Received at"), widget=NativeInput("datetime-local"),
                               description=_l("China time"))
 
@@ -427,6 +509,44 @@ def flash_form_errors(form) -> None:
     """Errors of fields the page does not show beside a field (the CSRF token: an expired page)."""
     for message in form.errors.get("csrf_token", ()):
         flash(str(message), "danger")
+
+
+def pick_customer(session, actor, form) -> tuple[int | None, int | None, dict]:
+    """The customer and unit a receipt form names, and what is wrong with them ({domain field: message}).
+
+    The customer is the one chosen among the suggestions (`customer_id`), else the one the text finds (a
+    full mobile or ID-card number, a customer number, or a name only one customer matches); several
+    matches become the choices offered. The unit must be one of the customer's; with exactly one it is
+    taken. The form's choices are filled on the way (what the page offers after a refusal)."""
+    chosen, found, errors = _int(form.customer_id.data), [], {}
+    text = (form.customer.data or "").strip()
+    if chosen is not None:
+        found = [f for f in lookup.find_by_ids(session, actor, [chosen])]
+    elif re.fullmatch(r"#?\d{1,10}", text.replace(" ", "")):  # a customer number
+        found = lookup.find_by_ids(session, actor, [int(text.replace(" ", "").lstrip("#"))])
+    elif text:
+        found = lookup.find_customers(session, actor, text)
+    form.customer_id.choices = [("", "—")] * (len(found) > 1) + [(str(f.id), suggestion(f)) for f in found]
+    form.candidate_units = {f.id: f.as_json()["units"] for f in found}  # for the page's script
+    customer = found[0] if len(found) == 1 else None
+    if request.method == "GET" and not text:
+        return None, None, {}
+    if not text and chosen is None:
+        errors["customer_id"] = _l("This field is required.")
+    elif not found:
+        errors["customer_id"] = _l("No customer found: enter a name, or a full mobile or ID-card number.")
+    elif customer is None:
+        errors["customer_id"] = _l("Several customers match: choose one in “Customers found”.")
+    units = customer.units if customer else []
+    form.customer_id.data = str(customer.id) if customer else ""
+    form.unit_id.choices = [("", "—")] * (len(units) != 1) + [(str(pk), label) for pk, label in units]
+    unit_id = _int(form.unit_id.data) if form.unit_id.data else (units[0][0] if len(units) == 1 else None)
+    if unit_id is not None and units and unit_id not in {pk for pk, _ in units}:
+        errors["unit_id"] = _l("This unit is not one of the customer's units.")
+    elif unit_id is None and len(units) > 1 and request.method == "POST":
+        errors["unit_id"] = _l("Choose the unit the complaint is about.")
+    form.unit_id.data = str(unit_id) if unit_id else ""
+    return (customer.id if customer else None), unit_id, errors
 
 
 def resolve_customer(session, text) -> tuple[dict, int | None]:
@@ -452,6 +572,20 @@ def resolve_customer(session, text) -> tuple[dict, int | None]:
     return {}, found[0]
 
 
+def suggestion(found) -> str:
+    """How a customer is offered: name, masked mobile, units."""
+    units = "、".join(label for _, label in found.units)
+    return " · ".join(part for part in (found.name, found.mobile, units) if part)
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
 # --- a step ----------------------------------------------------------------------------------------
 
 def transition_message(session, step, source, target, number, complaint):
@@ -474,6 +608,29 @@ def complaint_timeline(session, steps, departments):
     return step_entries(session, steps, action_label=action_label, state_label=ComplaintState.label_of,
                         field_label=labelled(labels.COMPLAINT_STEP_FIELDS), order=order,
                         field_text=lambda name, value: labels.readable(name, value, departments))
+
+
+def approval_context(session, complaint_id, actor) -> dict:
+    """What the general manager reads beside an approval of a complaint: the complaint in its sections
+    (content, customer, severity, the legal opinion and the plan) and a summary of its timeline (each step,
+    when and by whom). Empty when the complaint is not visible to the reader."""
+    try:
+        complaint = complaints.get_visible(session, complaint_id, actor)
+    except NotFoundError:
+        return {}
+    steps = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == complaint.id)
+                            .order_by(ComplaintStep.id)).all()
+    departments = {d.id: d.name for d in session.scalars(select(Department))}
+    names = user_names(session, {complaint.first_responsible_id})
+    unit = session.get(Unit, complaint.unit_id) if complaint.unit_id else None
+    entries = complaint_timeline(session, steps, departments)
+    for entry in entries:
+        entry.data = []  # a summary: the fields themselves are in the sections
+    sections = [(title, rows) for title, rows in labels.complaint_sections(complaint, departments, names, unit)
+                if rows]
+    return {"complaint": complaint, "complaint_sections": sections, "complaint_timeline": entries,
+            "complaint_state": ComplaintState.label_of(complaint.state),
+            "complaint_mobile": mask("mobile", complaint.customer.mobile)}
 
 
 def approval_kind_label(code: str) -> str:

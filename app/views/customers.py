@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField
 
-from app.domain import privacy
+from app.domain import lookup, privacy
 from app.domain.errors import NotFoundError
 from app.extensions import db
 from app.labels import CUSTOMER, PROPERTY
@@ -151,6 +151,15 @@ class CustomerView(CsvExportMixin, DomainModelView):
             row["gender"] = Gender.label_of(item.gender)
             rows.append([row[c] for c in columns])
         return [str(CUSTOMER.get(c, c)) for c in columns], rows
+
+    @expose("/lookup", methods=["GET"])
+    @has_access  # a page's helper: refused like the pages (the login page, or a redirect with the reason)
+    @permission_name("list")
+    def lookup(self):
+        """The receipt form's customer suggestions (JSON): by name, or a full phone or ID-card number;
+        phones masked, each customer's units; at most lookup.CAP (app.domain.lookup)."""
+        found = lookup.find_customers(db.session, self._actor(), request.args.get("q", ""))
+        return jsonify(results=[item.as_json() for item in found], cap=lookup.CAP)
 
     @expose("/reveal/<int:pk>/<field>", methods=["POST"])
     @has_access

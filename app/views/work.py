@@ -18,7 +18,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import case, or_
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 
 from app import audit, labels
 from app.domain import approvals, calendar, cases, complaint_stats, reminders, worklist
@@ -40,6 +40,7 @@ from app.outcome import attempt
 from .base import DomainModelView, RelatedTextFilter, china_time, person_by_login
 from .complaints import (
     ComputedColumnsInterface,
+    approval_context,
     approval_kind_label,
 )
 
@@ -236,8 +237,9 @@ def _waited_cell(value) -> Markup:
 
 
 class DecideForm(DynamicForm):
-    decision = SelectField(_l("Decision"), choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
-                           validate_choice=False, widget=Select2Widget())
+    # No decision is chosen for the general manager: the submit without one is refused (app.domain.approvals).
+    decision = RadioField(_l("Decision"), choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
+                          validate_choice=False, default=None)
     comment = TextAreaField(_l("Comment"), widget=BS3TextAreaFieldWidget(),
                             description=_l("A rejection needs a comment saying why."))
 
@@ -289,10 +291,12 @@ class ApprovalView(DomainModelView):
             rows += [(APPROVAL["decided_by_name"], person_by_login(approval.decided_by_name)),
                      (APPROVAL["decided_at"], china_time(approval.decided_at)),
                      (APPROVAL["comment"], approval.comment or "")]
+        subject = approval_context(db.session, approval.subject_id, self._actor()) \
+            if approval.subject_table == "complaint" else {}
         return self.render_template(
             "kefu/work_approval_show.html", title=self.show_title, approval=approval, rows=rows, form=form,
             subject_url=subject_url(approval.subject_table, approval.subject_id),
-            late=waiting_too_long(approval)), status
+            late=waiting_too_long(approval), **subject), status
 
     @expose("/decide/<int:pk>", methods=["POST"])
     @has_access

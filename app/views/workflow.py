@@ -27,12 +27,12 @@ from wtforms.widgets import Input
 from app import labels
 from app.domain import approvals, fields
 from app.domain.people import display_name, user_names
-from app.models.choices import ApprovalState
+from app.models.choices import ApprovalState, Satisfaction
 
 from .base import china_time
 
 YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
-SCORES = [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]
+SCORES = [("", "—"), *Satisfaction.choices()]  # "5 非常满意" … "1 非常不满意"
 
 
 # --- buttons --------------------------------------------------------------------------------------

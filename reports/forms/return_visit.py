@@ -12,7 +12,7 @@ def story(data: dict, kit) -> list:
                     ("客户", data["customer"]), ("房号", data["unit"]),
                     ("联系电话", data["phone"]), ("回访方式", data["method"]),
                     ("回访日期", data["date"]), ("回访人", data["by"]),
-                    ("应回访日期", data["due"]), ("满意度（1–5）", data["satisfaction"])]),
+                    ("应回访日期", data["due"]), ("满意度", data["satisfaction"])]),
         kit.gap(),
         kit.box("回访事由", 20 * mm, data["subject"]),
         kit.gap(),

@@ -144,6 +144,10 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     expect(form.locator("#received_at")).not_to_have_value("", timeout=TIMEOUT)  # defaults to now
     choose(page, "channel", "hotline")
     form.locator("#customer").fill(mobile)
+    expect(form.locator(".kefu-row-customer_id")).to_be_visible(timeout=TIMEOUT)  # the lookup answered
+    units = form.locator("#unit_id option:not([value=''])")
+    if units.count() > 1:  # a customer with several units: the clerk picks the one complained about
+        form.locator("#unit_id").select_option(units.first.get_attribute("value"))
     form.locator("#content").fill(content)
     form.locator("button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/complaint/show/\d+$"), timeout=TIMEOUT)
@@ -192,6 +196,7 @@ def test_a_general_complaint_walks_from_receipt_to_closing(page: Page, live_serv
     page.locator("#measures").fill("重做楼上卫生间防水层，修复顶棚")
     page.locator("#handling_person").fill("赵工")
     page.locator("#handling_deadline").fill("2030-01-31")
+    page.locator("#deadline_reason").fill("需等待第三方鉴定")
     submit_step(page, detail_url)
     expect_state(page, "handling")
     expect_actions(page, {"add_progress"})  # replying is the first-responsible person's

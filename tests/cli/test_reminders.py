@@ -20,7 +20,8 @@ GOOD = {
                      "handling_plan": "第三方鉴定后维修"},
     "assign": {"assigned_post": "维修主管", "assigned_person": "赵工"},
     "start_handling": {"cause_analysis": "防水层破损", "report": "勘查报告", "measures": "重做防水",
-                       "handling_person": "赵工", "handling_deadline": "2099-01-31"},
+                       "handling_person": "赵工", "handling_deadline": "2099-01-31",
+                       "deadline_reason": "需等待第三方鉴定"},
     "reply": {"reply_result": "已修复", "customer_accepted": True, "satisfaction": 4},
 }
 

@@ -27,7 +27,8 @@ GOOD = {
     "assess": {"severity": "general", "category": "engineering_quality"},
     "assign": {"assigned_post": "维修主管", "assigned_person": "赵工"},  # + department_id
     "start_handling": {"cause_analysis": "防水层破损", "report": "现场勘查报告", "measures": "重做防水",
-                       "handling_person": "赵工", "handling_deadline": "2030-01-31"},
+                       "handling_person": "赵工", "handling_deadline": "2030-01-31",
+                       "deadline_reason": "需等待第三方鉴定"},
     "add_progress": {"progress_note": "已进场施工", "customer_told_how": "电话告知"},
     "reply": {"reply_result": "已修复", "customer_accepted": True, "satisfaction": 4},
     "close": {"department_signed_off": True, "person_signed_off": True},

@@ -1,6 +1,7 @@
 """Monthly statistics and the ledger, on a handful of complaints received in March 2025 (a month no
 other test and no demo complaint uses, and one without public holidays or make-up workdays)."""
 
+from contextlib import nullcontext
 from datetime import datetime
 
 import pytest
@@ -17,7 +18,7 @@ GOOD = {
     "confirm": {"confirmed_how": "电话确认"},
     "close_invalid": {"invalid_explanation": "属咨询"},
     "start_handling": {"cause_analysis": "c", "report": "r", "measures": "m", "handling_person": "p",
-                       "handling_deadline": "2025-03-28"},
+                       "handling_deadline": "2025-03-28", "deadline_reason": "待材料"},
     "close": {"department_signed_off": True, "person_signed_off": True},
     "return_visit": {"return_visit_method": "phone", "return_visit_record": "满意", "return_visit_satisfaction": 5},
     "feed_back": {"root_cause": "r", "improvement": "i"},
@@ -35,7 +36,9 @@ def _open(session, users, when, channel="hotline", content="卫生间渗水", un
 
 
 def _step(session, complaint, action, actor, **fields):
-    with records.unit_of_work(session):
+    # The handling deadline is set in March 2025 (a deadline in the past is refused).
+    moment = datetime(2025, 3, 5, 9, 0) if action == "start_handling" else None
+    with calendar.clock_at(moment) if moment else nullcontext(), records.unit_of_work(session):
         complaints.transition(session, complaint, action, actor, complaint.version, {**GOOD.get(action, {}), **fields})
 
 

@@ -20,7 +20,7 @@ from app.domain import calendar, print_rules, search, visits, worklist
 from app.domain import workflow as visits_workflow
 from app.extensions import db
 from app.models import ArchiveRecord, Project, ReturnVisit, Unit, Visit
-from app.models.choices import ReturnVisitKind, VisitMethod
+from app.models.choices import ReturnVisitKind, Satisfaction, VisitMethod
 from app.outcome import attempt
 
 from ..archive import full_data_asked, refused_print
@@ -146,7 +146,7 @@ class ReturnVisitView(QuickSearchMixin, DomainModelView):
     formatters_columns = {
         "kind": ReturnVisitKind.label_of, "customer": lambda c: c.name if c else "", "due_on": day_text,
         "state": lambda s: str(RETURN_VISIT_STATES.get(s, s or "")), "done_at": minute_text,
-        "satisfaction": lambda v: v or "", "overdue": overdue_flag,
+        "satisfaction": Satisfaction.label_of, "overdue": overdue_flag,
     }
     add_columns = edit_columns = show_columns = ["record"]  # never offered; FAB builds the forms all the same
 
@@ -171,7 +171,7 @@ class ReturnVisitView(QuickSearchMixin, DomainModelView):
                 (RETURN_VISIT["due_on"], day_text(record.due_on)),
                 (RETURN_VISIT["state"], str(RETURN_VISIT_STATES.get(record.state, record.state))),
                 (RETURN_VISIT["method"], VisitMethod.label_of(record.method) if record.method else ""),
-                (RETURN_VISIT["record"], record.record or ""), (RETURN_VISIT["satisfaction"], str(record.satisfaction or "")),
+                (RETURN_VISIT["record"], record.record or ""), (RETURN_VISIT["satisfaction"], Satisfaction.label_of(record.satisfaction)),
                 (RETURN_VISIT["effect_confirmed"], yes_no_text(record.effect_confirmed)),
                 (RETURN_VISIT["follow_up"], record.follow_up or ""),
                 (RETURN_VISIT["done_by_name"], done_by(session, record)),
@@ -198,7 +198,7 @@ class ReturnVisitView(QuickSearchMixin, DomainModelView):
             return []
         data = [(str(RETURN_VISIT[name]), text) for name, text in (
             ("method", VisitMethod.label_of(record.method) if record.method else ""), ("record", record.record or ""),
-            ("satisfaction", str(record.satisfaction or "")), ("effect_confirmed", yes_no_text(record.effect_confirmed)),
+            ("satisfaction", Satisfaction.label_of(record.satisfaction)), ("effect_confirmed", yes_no_text(record.effect_confirmed)),
             ("follow_up", record.follow_up or "")) if text]
         return [Entry(minute(record.done_at), done_by(session, record),
                       str(RECORD_STEP.label), RECORD_STEP.action, data=data)]

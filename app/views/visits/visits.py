@@ -38,6 +38,7 @@ from app.models.choices import (
     ContactRole,
     ItemResult,
     RectificationState,
+    Satisfaction,
     ServiceItem,
     VisitMethod,
     VisitState,
@@ -289,7 +290,7 @@ class VisitView(QuickSearchMixin, DomainModelView):
                 (VISIT["return_visit_method"], VisitMethod.label_of(visit.return_visit_method)
                  if visit.return_visit_method else ""),
                 (VISIT["return_visit_record"], visit.return_visit_record or ""),
-                (VISIT["satisfaction"], str(visit.satisfaction or "")),
+                (VISIT["satisfaction"], Satisfaction.label_of(visit.satisfaction)),
                 (VISIT["effect_confirmed"], yes_no_text(visit.effect_confirmed))]),
             (_l("Summary and archive"), [(VISIT["archived_at"], minute_text(visit.archived_at))]),
         ]
