@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -36,6 +36,16 @@ _CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("kefu_clock", default=_r
 def local_now() -> datetime:
     """China time now (naive), as the current clock reads it."""
     return _CLOCK.get()()
+
+
+def utc_now() -> datetime:
+    """The domain's clock in naive UTC, for the times stored in UTC (an approval's request and decision):
+    the real time at microsecond precision, else the moment a caller's clock reads (the demo loader's
+    approvals wait since the step that asked for them)."""
+    read = _CLOCK.get()
+    if read is _real_now:
+        return datetime.now(UTC).replace(tzinfo=None)
+    return read().replace(tzinfo=LOCAL_ZONE).astimezone(UTC).replace(tzinfo=None)
 
 
 @contextmanager
