@@ -71,12 +71,14 @@ def test_the_main_pages_have_no_serious_or_critical_violation(axe_page: Page, li
     page.goto(f"{base}/login/")
     check(page, f"{base}/login/", findings)
     log_in(page, base, "cs_manager")
-    for path in ("/mywork/", "/complaint/list/", "/visit/list/", "/customer/list/"):
+    # Lists of ten rows: the rows repeat one another, and axe-core takes seconds over a long page.
+    for path in ("/mywork/", "/complaint/list/?psize_ComplaintView=10", "/visit/list/?psize_VisitView=10",
+                 "/customer/list/?psize_CustomerView=10"):
         check(page, base + path, findings)
     complaint = first_link(page, f"{base}/complaint/list/?_flt_0_state=received", "/complaint/show/")
     visit = first_link(page, f"{base}/visit/list/?_flt_0_state=visited", "/visit/show/")
     planned = first_link(page, f"{base}/visit/list/?_flt_0_state=planned", "/visit/show/")
-    for path in (complaint, visit, planned):
+    for path in (complaint, visit):
         check(page, base + path, findings)
     # Step forms: a complaint's first step, its assessment (Select2 boxes) and the record of a visit (its
     # service items' results).
