@@ -1,7 +1,7 @@
 """One visit walked through the UI, in Debian's Chromium against a live server (CSRF on), each step by
 the user whose work it is, logging out and in between:
 
-cs_staff plans the visit and records it with two non-conforming items; cs_manager assigns their
+cs_staff plans the visit and records it on a phone (390×844) with two non-conforming items; cs_manager assigns their
 rectifications to the property company (PM) and engineering (ENG); pm_staff and eng_staff each find
 their item in "my work" and report it rectified; cs_staff records the customer satisfied with one and
 not with the other, which goes back to engineering for a second round; eng_staff completes it again;
