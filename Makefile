@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run
 DEMO_PASSWORD ?= kefu-demo-2026
 export KEFU_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: install fonts icc translations run test test-sqlite test-postgresql test-postgresql-main test-postgresql-fuzz \
+.PHONY: install fonts icc node translations run test test-sqlite test-postgresql test-postgresql-main test-postgresql-fuzz \
 	bench lint extract-messages
 
 $(BIN)/activate:
@@ -19,7 +19,14 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-install: $(VENV)/.installed fonts icc
+install: $(VENV)/.installed fonts icc node
+
+# The browser tests inject axe-core (tests/browser/test_accessibility.py) from its npm package, pinned in
+# package-lock.json and installed here: nothing is fetched while the tests run.
+node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || (echo "The browser tests need npm: sudo apt-get install nodejs npm"; exit 1)
+	npm ci --no-audit --no-fund --loglevel=error
 
 # Printed forms embed a Chinese TrueType font (reports/fonts.py): Debian's fonts-wqy-microhei, and for the
 # characters it lacks (CJK Extension A and B: 䶮, 𠮷 in names) the fallback fonts-hanazono.
@@ -79,19 +86,19 @@ FUZZ := tests/http/test_schemathesis.py
 PG_APART := $(FUZZ) tests/browser tests/printing
 PYTEST = KEFU_TEST_DB=$(1) $(BIN)/pytest -q -p no:randomly --durations=15 --output=test-artifacts/$(2)
 
-test:
+test: node
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite test-postgresql-main test-postgresql-fuzz
 
-test-sqlite: translations
+test-sqlite: translations node
 	$(call PYTEST,sqlite,sqlite)
 
-test-postgresql: translations
+test-postgresql: translations node
 	$(call PYTEST,postgresql,postgresql)
 
 test-postgresql-main: translations
 	$(call PYTEST,postgresql,postgresql) $(addprefix --ignore=,$(PG_APART))
 
-test-postgresql-fuzz: translations
+test-postgresql-fuzz: translations node
 	$(call PYTEST,postgresql,postgresql-fuzz) $(PG_APART)
 
 bench: translations

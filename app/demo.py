@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app import audit
+from app.demo_hours import OFFICE_SHARE, OfficeHours
 from app.domain import approvals, calendar, complaints, records, visit_planning, visits
 from app.domain.roles import (
     ADMIN,
@@ -56,8 +57,20 @@ USERS = [
     ("auditor", AUDITOR, None, "吴", "审计"),
 ]
 PROJECTS = [("HPY", "翠湖花园", "杭州", "西湖区文三路 88 号"), ("JLW", "锦绣蓝湾", "宁波", "鄞州区天童南路 666 号")]
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志文玉兰红梅海燕晓东雪梅国华春燕子轩浩然欣怡梓涵一诺宇航思远佳琪"
+# Surnames by how common they are (the first few are a quarter of all Chinese; the long tail is real too),
+# a few compound ones; given names of one or two characters as people are really called.
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+            "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+            "柏阮聂靳栾佟厉伍甘翁荣祁庞柯管卓蔺褚乔岳")
+SURNAME_WEIGHTS = [1.0 / (rank + 4) for rank in range(len(SURNAMES))]
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "慕容")
+GIVEN_ONE = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚鑫斌琳颖晨悦昊婷峰健波宁婧"
+GIVEN_TWO = ("晓梅 建华 志强 秀英 丽娟 海燕 国强 俊杰 雨桐 子涵 浩然 欣怡 梓轩 思远 佳琪 文博 一鸣 婉清 明轩 雅婷 家豪 晨曦 "
+             "静怡 宏伟 春燕 玉兰 德明 淑芬 立新 永福 慧敏 紫萱 诗涵 宇航 天佑 若曦 志刚 桂兰 秀兰 建军 红梅 伟东 振华 "
+             "美玲 丹丹 亚楠 嘉怡 一诺 锦程 瑞琪 国庆 金凤 长青 少华 雪松 子墨 可欣 博文 鹏飞 晓光 玉珍 文静").split()
+COMPANIES = [("杭州", "恒达", "贸易"), ("宁波", "金桥", "建材"), ("浙江", "华元", "科技"), ("杭州", "新远", "餐饮管理"),
+             ("浙江", "启明", "文化传媒"), ("宁波", "瑞康", "医疗器械"), ("杭州", "云帆", "网络科技"),
+             ("浙江", "同泰", "商贸"), ("杭州", "博学", "教育咨询"), ("宁波", "海通", "物流")]
 REGIONS = ["330106", "330102", "330212", "110101", "310104", "440305", "320102", "510107"]
 MOBILE_PREFIXES = ["138", "139", "135", "137", "150", "151", "186", "187", "177", "199"]
 DEMO_CUSTOMERS = 200
@@ -73,7 +86,14 @@ def demo_mobile(rng: random.Random) -> str:
 
 
 def demo_name(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+    """张伟, 欧阳晓梅, 聂子涵: a surname (rarely a compound one), a given name of one or (mostly) two characters."""
+    surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.02 else rng.choices(SURNAMES, SURNAME_WEIGHTS)[0]
+    return surname + (rng.choice(GIVEN_ONE) if rng.random() < 0.3 else rng.choice(GIVEN_TWO))
+
+
+def demo_company(i: int) -> str:
+    city, brand, trade = COMPANIES[i % len(COMPANIES)]
+    return f"{city}{brand}{trade}有限公司"
 
 
 def load_demo(session, appbuilder, password: str | None, complaint_count: int | None = None) -> list[str]:
@@ -176,8 +196,7 @@ def _customers(session, units: list[Unit]) -> str:
         is_company = i % 20 == 0
         customer = Customer(
             kind="company" if is_company else "person",
-            name=(rng.choice(["杭州", "宁波", "浙江"]) + rng.choice(["恒达", "金桥", "华元", "新远"]) + "贸易有限公司")
-            if is_company else demo_name(rng),
+            name=demo_company(i // 20) if is_company else demo_name(rng),
             gender=None if is_company else rng.choice(["male", "female"]),
             id_number=None if is_company else demo_id_number(rng, born),
             mobile=demo_mobile(rng),
@@ -385,17 +404,19 @@ def _complaints(session, appbuilder, now: datetime, wanted: int) -> str:
     sm = appbuilder.sm
     users = {name: sm.find_user(username=name) for name in ("cs_staff", "cs_manager", "eng_staff", "pm_staff", "gm")}
     departments = {d.code: d.id for d in session.scalars(select(Department))}
-    plans = _plan_complaints(session, now)[existing:wanted]
+    office = OfficeHours(session)
+    plans = _plan_complaints(session, now, office)[existing:wanted]
     with _demo_clock(now) as clock:
         for start in range(0, len(plans), COMMIT_EVERY):
             with records.unit_of_work(session):
                 for plan in plans[start:start + COMMIT_EVERY]:
-                    _walk(session, plan, users, departments, clock, now)
+                    _walk(session, plan, users, departments, clock, now, office)
     return f"Complaints: {len(plans)} added ({existing + len(plans)} in all)"
 
 
-def _plan_complaints(session, now: datetime) -> list[DemoComplaint]:
-    """The same complaints for the same database every time (a seeded random generator)."""
+def _plan_complaints(session, now: datetime, office: OfficeHours) -> list[DemoComplaint]:
+    """The same complaints for the same database every time (a seeded random generator), each received
+    in office hours (an online complaint of the night is taken in the next morning)."""
     rng = random.Random(20261125)
     customers = list(session.execute(select(Customer.id, func.min(CustomerUnit.unit_id).label("unit_id"))
                                      .outerjoin(CustomerUnit, CustomerUnit.customer_id == Customer.id)
@@ -411,11 +432,12 @@ def _plan_complaints(session, now: datetime) -> list[DemoComplaint]:
     plans = []
     for i, final in enumerate(finals):
         low, high = AGE_DAYS[final]
-        received = now - timedelta(days=rng.uniform(low, high))
-        received = received.replace(hour=rng.choice((8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16, 17, 19)),
-                                    minute=rng.randrange(60), second=0, microsecond=0)
-        if received > now - timedelta(minutes=30):
-            received = now - timedelta(minutes=rng.randint(30, 240))
+        day = (now - timedelta(days=rng.uniform(low, high))).date()
+        received = office.at_minute(day, rng.choice((10, 30, 60, 90, 120, 150, 200, 300, 330, 360, 420, 480, 540))
+                                    + rng.randrange(30))
+        latest = office.backward(now - timedelta(minutes=30))
+        if received > latest:
+            received = office.backward(latest - timedelta(minutes=rng.randint(0, 210))).replace(second=0, microsecond=0)
         customer = rng.choice(owners if rng.random() < 0.8 else customers)
         unit = unit_names.get(customer.unit_id, "")
         channel = channels[i] if i < len(channels) else rng.choices(channels, weights)[0]
@@ -539,17 +561,19 @@ def _rejected_reply(add, first, doer, rng) -> None:
     add("add_progress", doer, {"progress_note": "客户不认可处理结果，重新安排处理", "customer_told_how": rng.choice(TOLD_HOW)})
 
 
-def _walk(session, plan: DemoComplaint, users, departments, clock, now: datetime) -> None:
+def _walk(session, plan: DemoComplaint, users, departments, clock, now: datetime, office: OfficeHours) -> None:
+    """Each step an office-time gap after the one before (a gap of a day is about an office day), the
+    whole walk squeezed into the office time between the receipt and now when it would not fit."""
     clock["now"] = plan.received_at
     complaint = complaints.open_complaint(session, users[plan.receiver], channel=plan.channel,
                                           customer_id=plan.customer_id, content=plan.content,
                                           received_at=plan.received_at, unit_id=plan.unit_id)
-    total = sum(hours for hours, *_ in plan.steps)
-    room = (now - plan.received_at).total_seconds() / 3600 - 0.25
-    scale = min(1.0, room / total) if total else 1.0
+    total = sum(hours for hours, *_ in plan.steps) * 60 * OFFICE_SHARE
+    room = office.between(plan.received_at, now) - 15 - 3 * plan.received_at.minute  # a squeezed walk ends before now
+    scale = max(0.0, min(1.0, room / total)) if total else 1.0
     moment = plan.received_at
     for hours, action, username, fields in plan.steps:
-        moment += timedelta(hours=hours * scale)
+        moment = office.add(moment, hours * 60 * OFFICE_SHARE * scale)
         clock["now"] = moment.replace(microsecond=0)
         actor = users[username]
         if action.startswith("decide"):
@@ -616,27 +640,31 @@ def _visits(session, appbuilder, now: datetime) -> str:
                                      .group_by(Customer.id, Customer.kind).order_by(Customer.id)))
     companies = [c for c in customers if c.kind == "company"] or customers
     made, summarised = 0, []
+    office = OfficeHours(session)
     with _demo_clock(now) as clock:
         clock["real"] = now
         for state, count, age, second_rounds in VISIT_PLAN:
             for i in range(count):
                 customer = companies[(made * 7) % len(companies)] if made % 3 else customers[(made * 11) % len(customers)]
-                start = (now - timedelta(days=age + i * 3, hours=rng.randint(0, 5))).replace(minute=0, second=0,
-                                                                                             microsecond=0)
+                # a visit at 9, 10, 14 or 15 o'clock of a working day (a weekend's moves to the Friday)
+                start = office.at_minute((now - timedelta(days=age + i * 3)).date(),
+                                         60 * rng.choice((9, 10, 14, 15)) - 510)
                 with records.unit_of_work(session):
                     visit = _walk_visit(session, rng, users, departments, clock, customer, start, state,
-                                        second_round=i < second_rounds)
+                                        second_round=i < second_rounds, office=office)
                 made += 1
                 if state in ("summarised", "archived"):
                     summarised.append(visit)
         if summarised:
-            _summarise(session, users, clock, summarised, now)
-    with audit.acting_as(session, users["cs_staff"]), records.unit_of_work(session):
+            _summarise(session, users, clock, summarised, now, office)
+    # The return visits are scheduled and the first ones recorded at the last office moment until now.
+    with calendar.clock_at(office.backward(now)), audit.acting_as(session, users["cs_staff"]), \
+            records.unit_of_work(session):
         project = session.scalars(select(Project).order_by(Project.id)).first()
         project.delivery_date, project.move_in_date = (now - timedelta(days=120)).date(), (now - timedelta(days=100)).date()
         session.flush()
         scheduled = visits.schedule_project_return_visits(session, project, users["cs_staff"])
-    with records.unit_of_work(session):
+    with calendar.clock_at(office.backward(now)), records.unit_of_work(session):
         due = session.scalars(select(ReturnVisit).where(ReturnVisit.project_id == project.id,
                                                                ReturnVisit.kind == "delivery")
                               .order_by(ReturnVisit.id).limit(12)).all()
@@ -647,8 +675,13 @@ def _visits(session, appbuilder, now: datetime) -> str:
     return f"Visits: {made} added; {scheduled} delivery and move-in return visits scheduled"
 
 
-def _walk_visit(session, rng, users, departments, clock, customer, start, state, second_round):
-    clock["now"] = min(start - timedelta(days=3), clock["real"] - timedelta(hours=1))  # planned ahead, never later than now
+def _walk_visit(session, rng, users, departments, clock, customer, start, state, second_round, office):
+    latest = office.backward(clock["real"] - timedelta(hours=1))
+
+    def at(moment):  # the step in office hours, never later than now
+        return min(office.forward(moment), latest)
+
+    clock["now"] = office.backward(min(start - timedelta(days=3), latest))  # planned ahead
     visit = visit_planning.plan_visit(session, users["cs_staff"], customer_id=customer.id, planned_at=start,
                                       unit_id=customer[2], contact_post="行政经理" if customer.kind == "company" else None,
                                       contact_phone=f"0571-8{rng.randint(1000000, 9999999)}")
@@ -670,7 +703,7 @@ def _walk_visit(session, rng, users, departments, clock, customer, start, state,
                       {"items": items, "visited_at": start, "opinions": "总体满意，希望物业响应再快一些"})
     if state == "visited":
         return visit
-    clock["now"] = start + timedelta(days=1)
+    clock["now"] = at(start + timedelta(days=1))
     nc = [item for item in visit.items if item.result == "non_conforming"]
     visits.transition(session, visit, "rectify", users["cs_manager"], visit.version, {"rectifications": [
         {"item_id": item.id, "department_id": departments[MEASURES[item.service_item][0]],
@@ -680,47 +713,47 @@ def _walk_visit(session, rng, users, departments, clock, customer, start, state,
     items_done = state != "rectifying"
     for n, item in enumerate(visit.rectifications):
         worker = users["eng_staff"] if item.department_id == departments["ENG"] else users["pm_staff"]
-        clock["now"] = start + timedelta(days=2, hours=n)
+        clock["now"] = at(start + timedelta(days=2, hours=n))
         visits.rectification_transition(session, item, "report_progress", worker, item.version,
                                         {"note": "已安排人员现场处理", "customer_told": True, "told_how": "电话"})
         if not items_done and n % 2 == 1 and not second_round:
             continue  # still being rectified (overdue if its deadline has passed)
-        clock["now"] = start + timedelta(days=4, hours=n)
+        clock["now"] = at(start + timedelta(days=4, hours=n))
         visits.rectification_transition(session, item, "complete", worker, item.version,
                                         {"note": "整改完成", "customer_told": True, "told_how": "上门告知"})
-        clock["now"] = start + timedelta(days=5, hours=n)
+        clock["now"] = at(start + timedelta(days=5, hours=n))
         if second_round and n == 0:
             visits.rectification_transition(session, item, "reject", users["cs_staff"], item.version, {
                 "note": "客户认为效果不明显，要求再次整改", "measure": MEASURES[item.item.service_item][1] + "（加强版）",
                 "deadline": (clock["now"] + timedelta(days=6)).date()})
             if not items_done:
                 continue  # the second round is under way
-            clock["now"] = start + timedelta(days=9, hours=n)
+            clock["now"] = at(start + timedelta(days=9, hours=n))
             visits.rectification_transition(session, item, "complete", worker, item.version,
                                             {"note": "第二轮整改完成", "customer_told": True, "told_how": "电话"})
-            clock["now"] = start + timedelta(days=10, hours=n)
+            clock["now"] = at(start + timedelta(days=10, hours=n))
         if items_done or n % 3 == 2:
             visits.rectification_transition(session, item, "accept", users["cs_staff"], item.version,
                                             {"note": "客户满意"})
     if state == "rectifying":
         return visit
-    clock["now"] = start + timedelta(days=12)
+    clock["now"] = at(start + timedelta(days=12))
     visits.transition(session, visit, "return_visit", users["cs_staff"], visit.version, {
         "return_visit_method": rng.choice(("phone", "on_site")), "return_visit_record": rng.choice(RETURN_RECORDS),
         "satisfaction": rng.choice((4, 5, 5)), "effect_confirmed": True})
     return visit
 
 
-def _summarise(session, users, clock, summarised, now):
+def _summarise(session, users, clock, summarised, now, office):
     from app import printing
 
     first = min(v.visited_at for v in summarised).date()
     last = max(v.visited_at for v in summarised).date()
-    clock["now"] = datetime.combine(last, datetime.min.time()) + timedelta(days=14, hours=10)
+    clock["now"] = office.forward(datetime.combine(last, datetime.min.time()) + timedelta(days=14, hours=10))
     with records.unit_of_work(session):
         summary = visits.draft_summary(session, users["cs_manager"], first, last)
         visits.submit_summary(session, summary, users["cs_manager"], summary.version)
-    clock["now"] += timedelta(days=1)
+    clock["now"] = office.forward(clock["now"] + timedelta(days=1))
     with records.unit_of_work(session):
         approvals.decide(session, approvals.pending_for(session, summary), "approve",
                          "已阅。地库照明问题请工程部列入本季度重点整改。", users["gm"])
@@ -728,7 +761,7 @@ def _summarise(session, users, clock, summarised, now):
         session.refresh(visit)
     archived = [v for v in summarised if v.visited_at <= min(x.visited_at for x in summarised) + timedelta(days=4)][:2]
     for visit in archived:
-        clock["now"] += timedelta(hours=2)
+        clock["now"] = office.add(clock["now"], 120)
         with records.unit_of_work(session):
             printing.print_visit_forms(session, visit, users["cs_staff"], full_data=False, printed_at=clock["now"])
             visits.transition(session, visit, "archive", users["cs_staff"], visit.version)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app import audit
 from app.models import Approval
 
+from . import calendar
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from .records import flush
 from .roles import GENERAL_MANAGER, role_names
@@ -55,7 +56,7 @@ def request(session, kind: str, subject, actor, summary: str, detail: str | None
     approval = Approval(kind=kind, subject_table=subject.__table__.name, subject_id=subject.id,
                         summary=summary[:300], detail=detail, state="pending",
                         requested_by_id=getattr(actor, "id", None),
-                        requested_by_name=getattr(actor, "username", "system"), requested_at=audit.utcnow())
+                        requested_by_name=getattr(actor, "username", "system"), requested_at=calendar.utc_now())
     with audit.acting_as(session, actor):
         session.add(approval)
         flush(session)
@@ -83,7 +84,7 @@ def decide(session, approval: Approval, decision: str, comment: str | None, acto
     with audit.acting_as(session, actor):
         approval.state = "approved" if decision == "approve" else "rejected"
         approval.decided_by_id, approval.decided_by_name = actor.id, actor.username
-        approval.decided_at, approval.comment = audit.utcnow(), (comment or "").strip() or None
+        approval.decided_at, approval.comment = calendar.utc_now(), (comment or "").strip() or None
         flush(session)
         (kind.on_approved if decision == "approve" else kind.on_rejected)(session, subject, approval, actor)
     return approval

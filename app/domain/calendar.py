@@ -48,6 +48,16 @@ def local_now() -> datetime:
     return _CLOCK.get()()
 
 
+def utc_now() -> datetime:
+    """The domain's clock in naive UTC, for the times stored in UTC (an approval's request and decision):
+    the real time at microsecond precision, else the moment a caller's clock reads (the demo loader's
+    approvals wait since the step that asked for them)."""
+    read = _CLOCK.get()
+    if read is _real_now:
+        return datetime.now(UTC).replace(tzinfo=None)
+    return read().replace(tzinfo=LOCAL_ZONE).astimezone(UTC).replace(tzinfo=None)
+
+
 @contextmanager
 def clock(read: Callable[[], datetime]) -> Iterator[None]:
     """Within the block, local_now() is `read()`."""

@@ -74,14 +74,35 @@ def artifact(output_path, pytestconfig):
     return _path
 
 
+def watch_csp(page, problems: list) -> None:
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused to" in msg.text)
+            else None)
+    page.on("pageerror", lambda err: problems.append(f"script error: {err}"))
+
+
 @pytest.fixture(autouse=True)
 def no_csp_violations(page):
     """Every walk fails if Chromium refused anything under the Content-Security-Policy (a script
     without the page's nonce, an inline handler, a resource from elsewhere) or a script failed."""
     problems = []
-    page.on("console", lambda msg: problems.append(msg.text)
-            if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused to" in msg.text)
-            else None)
-    page.on("pageerror", lambda err: problems.append(f"script error: {err}"))
+    watch_csp(page, problems)
     yield
+    assert not problems, problems
+
+
+PHONE = {"width": 390, "height": 844}  # a common phone's screen in CSS pixels
+
+
+@pytest.fixture
+def phone_page(browser, browser_context_args):
+    """A page in a phone's browser (390×844, touch, mobile viewport), watched like `page` for refusals
+    under the Content-Security-Policy."""
+    context = browser.new_context(**{**browser_context_args, "viewport": PHONE, "is_mobile": True,
+                                     "has_touch": True})
+    page = context.new_page()
+    problems = []
+    watch_csp(page, problems)
+    yield page
+    context.close()
     assert not problems, problems

@@ -277,3 +277,71 @@ def test_logging_out_is_the_navbar_form_and_a_link_only_asks(page: Page, live_se
     log_out(page, base)
     page.goto(f"{base}/customer/list/")
     expect(page).to_have_url(re.compile(r"/login/"), timeout=TIMEOUT)
+
+
+def plan_awaiting_gm(app, mobile: str, tag: str) -> tuple[int, str]:
+    """A major complaint received, confirmed and assessed through the domain: its handling plan waits in
+    the GM's queue. The pending approval's id and the complaint's number."""
+    from sqlalchemy import select
+
+    from app.domain import approvals, complaints, records
+    from app.extensions import db
+    from app.models import Customer
+
+    with app.app_context():
+        try:
+            sm = app.appbuilder.sm
+            staff, manager = sm.find_user(username="cs_staff"), sm.find_user(username="cs_manager")
+            customer_id = db.session.scalar(select(Customer.id).where(Customer.mobile == mobile))
+            with records.unit_of_work(db.session):
+                complaint = complaints.open_complaint(db.session, staff, channel="hotline", customer_id=customer_id,
+                                                      content=f"外墙瓷砖脱落砸坏车辆，要求赔偿 {tag}")
+                complaints.transition(db.session, complaint, "confirm", staff, complaint.version,
+                                      {"confirmed_how": "电话回访客户，确认为有效投诉"})
+                complaints.transition(db.session, complaint, "assess", manager, complaint.version, {
+                    "severity": "major", "category": "engineering_quality",
+                    "legal_opinion": f"先行委托第三方鉴定，按合同承担责任 {tag}",
+                    "handling_plan": f"搭设吊篮排查外墙空鼓，拆除重贴；协商赔偿车辆维修费 {tag}"})
+                approval = approvals.pending_for(db.session, complaint, "complaint_plan")
+            return approval.id, complaint.number
+        finally:
+            db.session.remove()
+
+
+def test_the_gm_approves_a_handling_plan_on_a_phone(phone_page: Page, live_server, app, artifact):
+    """At 390×844: the GM finds the plan in my work, reads it and approves it; the page fits the screen."""
+    page, base = phone_page, live_server
+    tag = secrets.token_hex(3)
+    approval_id, number = plan_awaiting_gm(app, demo_customer_mobile(app), tag)
+    log_in(page, base, "gm")
+    page.goto(f"{base}/mywork/")
+    page.screenshot(path=artifact("phone-gm-1-my-work.png"), full_page=True)
+    page.goto(f"{base}/approval/show/{approval_id}")
+    expect(page.locator("body")).to_contain_text(number, timeout=TIMEOUT)
+    expect(page.locator("body")).to_contain_text(f"协商赔偿车辆维修费 {tag}", timeout=TIMEOUT)  # the plan
+    approve = page.locator("input[name=decision][value=approve]")
+    if approve.count():  # the decision as radio buttons
+        approve.check()
+    else:
+        page.locator("select#decision").select_option("approve", force=True)
+    page.locator("#comment").fill(f"同意，按方案执行 {tag}")
+    submit = page.locator("form.kefu-decide-form button[type=submit]")
+    submit.scroll_into_view_if_needed()
+    box = submit.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # on the screen, not beside it
+    page.screenshot(path=artifact("phone-gm-2-approval.png"), full_page=True)
+    with page.expect_navigation(timeout=TIMEOUT):
+        submit.click()
+    expect(page.locator(".alert-success")).to_have_count(1, timeout=TIMEOUT)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    page.screenshot(path=artifact("phone-gm-3-approved.png"), full_page=True)
+    from app.extensions import db
+    from app.models import Approval
+
+    with app.app_context():
+        try:
+            approval = db.session.get(Approval, approval_id)
+            assert (approval.state, approval.decided_by_name) == ("approved", "gm")
+            assert approval.comment == f"同意，按方案执行 {tag}"
+        finally:
+            db.session.remove()

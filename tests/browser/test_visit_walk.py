@@ -1,7 +1,7 @@
 """One visit walked through the UI, in Debian's Chromium against a live server (CSRF on), each step by
 the user whose work it is, logging out and in between:
 
-cs_staff plans the visit and records it with two non-conforming items; cs_manager assigns their
+cs_staff plans the visit and records it on a phone (390×844) with two non-conforming items; cs_manager assigns their
 rectifications to the property company (PM) and engineering (ENG); pm_staff and eng_staff each find
 their item in "my work" and report it rectified; cs_staff records the customer satisfied with one and
 not with the other, which goes back to engineering for a second round; eng_staff completes it again;
@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import PHONE
 from tests.browser.test_complaint_walk import choose, demo_customer_mobile, log_in
 
 TIMEOUT = 10_000  # ms, for every expect() below
@@ -95,9 +96,16 @@ def test_a_visit_with_two_non_conforming_items_walks_to_its_return_visit(page: P
     expect(page.locator("body")).not_to_contain_text(mobile, timeout=TIMEOUT)  # masked
     expect_actions(page, {"visit"})
 
-    # ... and records it: two items not conforming, one qualified, one outside the management's scope.
+    # ... and records it on a phone (390×844): two items not conforming, one qualified, one outside the
+    # management's scope. Each item's 合格/不合格 choice is a select as wide as the screen allows.
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
     open_step(page, detail_url, "visit")
     expect(page.locator("tr.kefu-visit-item")).to_have_count(8, timeout=TIMEOUT)
+    for code in ("security", "other"):
+        box = page.locator(f"#result_{code}").bounding_box()
+        assert box["width"] >= 300 and box["x"] + box["width"] <= PHONE["width"], (code, box)
+        expect(page.locator(f"#result_{code}")).to_have_attribute("aria-label", re.compile(".+"), timeout=TIMEOUT)
     page.locator("#result_cleaning").select_option("non_conforming")
     page.locator("#opinion_cleaning").fill(f"大堂地面清洁不及时 {tag}")
     page.locator("#result_parking").select_option("non_conforming")
@@ -107,9 +115,15 @@ def test_a_visit_with_two_non_conforming_items_walks_to_its_return_visit(page: P
     page.locator("#opinion_other").fill("希望增加公交线路")
     page.locator("#explanation_other").fill("公交线路由公交公司规划，已向客户说明")
     page.locator("#opinions").fill("希望加强夜间巡逻")
+    page.locator("#result_parking").scroll_into_view_if_needed()
+    page.screenshot(path=artifact("phone-visit-1-items.png"))  # the screen as the clerk sees it
     page.screenshot(path=artifact("visit-walk-1-visit-form.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing beside the screen
     submit_step(page, detail_url)
     expect_state(page, "visited")
+    page.screenshot(path=artifact("phone-visit-2-visited.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.set_viewport_size(desktop)
     expect(page.locator("tr.kefu-item")).to_have_count(4, timeout=TIMEOUT)
     expect(page.locator("tr.kefu-item[data-result=non_conforming]")).to_have_count(2, timeout=TIMEOUT)
 
