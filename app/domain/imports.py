@@ -1,0 +1,451 @@
+"""Importing customers (and the unit each holds) from an Excel sheet (.xlsx).
+
+The sheet is read twice, streaming (openpyxl read-only, values only): the first pass checks every row
+and keeps only what the checks need (the phones and ID numbers seen, with their row, and the units
+already looked up); the second pass, run only when no row is wrong, writes every row in the caller's
+one transaction through the ORM, flushed in batches, so that the field rules (app.domain.rules, at
+flush) and the audit rows (app.audit's flush hook) are exactly the ones of any other write.
+
+A row whose ID number belongs to an existing customer updates that customer (its non-blank cells);
+every other row creates one. A row naming a project, building and unit links the customer to it.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.labels import CUSTOMER, PROPERTY
+from app.models import Building, Customer, CustomerUnit, Project, Unit
+from app.models.choices import CustomerKind, CustomerStage, Gender
+
+from . import records
+from .errors import ValidationError
+
+MAX_BYTES = 50 * 1024 * 1024
+BATCH = 1000
+LOOKUP_CHUNK = 500
+
+# The columns of the template, in order: customer fields, then the unit (project, building, unit number).
+CUSTOMER_COLUMNS = ("name", "kind", "stage", "gender", "id_number", "mobile", "phone", "email", "address",
+                    "birthday", "certificate_number", "certificate_issued_on", "remarks")
+UNIT_COLUMNS = ("project", "building", "number")
+COLUMNS = CUSTOMER_COLUMNS + UNIT_COLUMNS
+DATE_FIELDS = ("birthday", "certificate_issued_on")
+CHOICES = {"kind": CustomerKind, "stage": CustomerStage, "gender": Gender}
+# Headers people type for the same column in their own sheets.
+ALIASES = {"姓名": "name", "客户姓名": "name", "客户名称": "name", "身份证": "id_number", "身份证号": "id_number",
+           "身份证号码": "id_number", "手机号": "mobile", "手机号码": "mobile", "联系电话": "phone",
+           "楼号": "building", "房间号": "number", "单元号": "number", "阶段": "stage", "客户类型": "kind"}
+
+NOT_XLSX = _l("This is not an Excel workbook (.xlsx); please save the sheet as .xlsx and upload it again.")
+TOO_LARGE = _l("The file is larger than 50 MB; please split it.")
+NO_NAME_COLUMN = _l("The sheet has no Name column: the first row must hold the template's headers.")
+EMPTY = _l("The sheet has no rows to import.")
+INVALID = _l("%(count)s rows are not valid; nothing was imported. Correct them and upload the file again.")
+
+
+def label(column: str) -> str:
+    return str(PROPERTY[column] if column in UNIT_COLUMNS else CUSTOMER[column])
+
+
+def headers() -> list[str]:
+    return [label(c) for c in COLUMNS]
+
+
+def template() -> bytes:
+    """An empty sheet with the headers (in the current language) and one example row."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(str(_l("Customers")))
+    sheet.append(headers())
+    example = {"name": "张三", "kind": CustomerKind.label_of("person"), "stage": CustomerStage.label_of("owner"),
+               "gender": Gender.label_of("male"), "id_number": "11010519491231002X", "mobile": "13800000000",
+               "birthday": "1949-12-31", "project": "试验花园", "building": "1栋", "number": "101"}
+    sheet.append([text_cell(sheet, example.get(c)) for c in COLUMNS])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def text_cell(sheet, value):
+    """A cell that holds the value as text: openpyxl would write a string starting with "=" as a formula."""
+    if value is None or isinstance(value, (int, float, date)):
+        return value
+    cell = WriteOnlyCell(sheet, value=str(value))
+    cell.data_type = "s"
+    return cell
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def as_json(self) -> dict:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class Result:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    linked: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.rows > 0
+
+    def as_json(self) -> dict:
+        return {"rows": self.rows, "created": self.created, "updated": self.updated, "linked": self.linked,
+                "error_count": len(self.errors), "errors": [e.as_json() for e in self.errors]}
+
+    def errors_by_row(self) -> dict[int, str]:
+        found: dict[int, list[str]] = {}
+        for error in self.errors:
+            found.setdefault(error.row, []).append(f"{error.column}：{error.message}")
+        return {row: "；".join(messages) for row, messages in found.items()}
+
+
+def open_sheet(data: bytes):
+    """The workbook's first sheet, read-only; a file that is not an .xlsx is refused (422)."""
+    if len(data) > MAX_BYTES:
+        raise ValidationError({"file": TOO_LARGE})
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise ValidationError({"file": NOT_XLSX})
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return book, book.worksheets[0]
+    except Exception:  # noqa: BLE001 - whatever openpyxl raises on a broken or foreign zip: not a workbook
+        raise ValidationError({"file": NOT_XLSX}) from None
+
+
+def _header_map() -> dict[str, str]:
+    names = {}
+    for locale in ("zh", None):
+        if locale:
+            with force_locale(locale):
+                names.update({label(c): c for c in COLUMNS})
+        else:
+            names.update({label(c): c for c in COLUMNS})
+    names.update({c: c for c in COLUMNS})
+    names.update(ALIASES)
+    return names
+
+
+def read_rows(data: bytes) -> Iterator[tuple[int, dict[str, object]]]:
+    """(row number as Excel shows it, {field: raw value}) for every non-empty row after the header."""
+    book, sheet = open_sheet(data)
+    try:
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None) or ()
+        known = _header_map()
+        positions = {}
+        for i, name in enumerate(header):
+            column = known.get(str(name).strip()) if name is not None else None
+            if column and column not in positions:
+                positions[column] = i
+        if "name" not in positions:
+            raise ValidationError({"file": NO_NAME_COLUMN})
+        for number, values in enumerate(rows, start=2):
+            if not values or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            yield number, {c: (values[i] if i < len(values) else None) for c, i in positions.items()}
+    finally:
+        book.close()
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone typed as a number
+    if isinstance(value, datetime):
+        value = value.date()
+    text = str(value).strip()
+    return text or None
+
+
+def _choice(enum_class, text: str):
+    for code, shown in enum_class.LABELS.items():
+        if text in (code, str(shown)):
+            return code
+    with force_locale("zh"):
+        for code, shown in enum_class.LABELS.items():
+            if text == str(shown):
+                return code
+    return None
+
+
+def _date(value):
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip().replace("/", "-").replace(".", "-")
+    try:
+        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
+    except ValueError:
+        return None
+
+
+UNKNOWN_CHOICE = {
+    "kind": _l("Unknown customer kind %(value)s (use 个人 or 公司)."),
+    "stage": _l("Unknown customer stage %(value)s."),
+    "gender": _l("Unknown gender %(value)s."),
+}
+BAD_DATE = _l("Not a date: %(value)s (use 2024-05-20).")
+
+
+def parse(raw: dict[str, object]) -> tuple[dict[str, object], dict[str, str], dict[str, str]]:
+    """(customer fields, unit names, {field: message}) from one row's raw cells."""
+    values, unit, errors = {}, {}, {}
+    for column, cell in raw.items():
+        if column in UNIT_COLUMNS:
+            unit[column] = _text(cell)
+        elif column in DATE_FIELDS:
+            if cell is None or (isinstance(cell, str) and not cell.strip()):
+                continue
+            parsed = _date(cell)
+            if parsed is None:
+                errors[column] = str(BAD_DATE % {"value": _text(cell)})
+            else:
+                values[column] = parsed
+        elif column in CHOICES:
+            text = _text(cell)
+            if text is None:
+                continue
+            code = _choice(CHOICES[column], text)
+            if code is None:
+                errors[column] = str(UNKNOWN_CHOICE[column] % {"value": text})
+            else:
+                values[column] = code
+        else:
+            text = _text(cell)
+            if text is not None:
+                values[column] = text
+    return values, unit, errors
+
+
+def field_check(values: dict[str, object]) -> dict[str, str]:
+    """The domain's own field rules (app.domain.rules through records.validate) on a transient customer,
+    never added to the session; `values` gets the normalised values back."""
+    customer = Customer(**values)
+    try:
+        records.validate(customer)
+    except ValidationError as err:
+        return {k: str(v) for k, v in err.errors.items()}
+    for key in values:
+        values[key] = getattr(customer, key)
+    return {}
+
+
+# --- checking ----------------------------------------------------------------------------------
+
+MISSING_NAME = _l("The name is missing.")
+DUPLICATE_IN_FILE = _l("Same as row %(row)s of this file.")
+DUPLICATE_IN_DB = _l("Already the mobile of another customer (%(name)s).")
+UNIT_INCOMPLETE = _l("Give the project, the building and the unit number together.")
+UNKNOWN_PROJECT = _l("Unknown project %(value)s.")
+UNKNOWN_BUILDING = _l("Unknown building %(value)s in this project.")
+UNKNOWN_UNIT = _l("Unknown unit %(value)s in this building.")
+
+
+class UnitFinder:
+    """Project, building and unit number -> unit id, one query per project named in the file."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.projects: dict[str, dict[tuple[str, str], int] | None] = {}
+
+    def find(self, unit: dict[str, str | None]) -> tuple[int | None, dict[str, str]]:
+        given = {c: unit.get(c) for c in UNIT_COLUMNS}
+        if not any(given.values()):
+            return None, {}
+        missing = [c for c, v in given.items() if not v]
+        if missing:
+            return None, {missing[0]: str(UNIT_INCOMPLETE)}
+        units = self._units(given["project"])
+        if units is None:
+            return None, {"project": str(UNKNOWN_PROJECT % {"value": given["project"]})}
+        found = units.get((given["building"], given["number"]))
+        if found is None:
+            if not any(b == given["building"] for b, _n in units):
+                return None, {"building": str(UNKNOWN_BUILDING % {"value": given["building"]})}
+            return None, {"number": str(UNKNOWN_UNIT % {"value": given["number"]})}
+        return found, {}
+
+    def _units(self, project: str):
+        if project not in self.projects:
+            project_id = self.session.scalar(select(Project.id).where(Project.name == project))
+            if project_id is None:
+                self.projects[project] = None
+            else:
+                rows = self.session.execute(
+                    select(Building.name, Unit.number, Unit.id).join(Unit, Unit.building_id == Building.id)
+                    .where(Building.project_id == project_id))
+                units = {(b, n): i for b, n, i in rows}
+                # A building with no units yet is still a known building.
+                for (name,) in self.session.execute(select(Building.name).where(Building.project_id == project_id)):
+                    units.setdefault((name, ""), 0)
+                self.projects[project] = units
+        return self.projects[project]
+
+
+def _chunks(items: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def check(session: Session, data: bytes) -> tuple[Result, dict[str, int]]:
+    """Check every row; nothing is written. Returns the result and {ID number: customer id} of the
+    customers the file updates (the write pass reuses it)."""
+    result = Result()
+    errors: dict[int, dict[str, str]] = {}
+    mobiles: dict[str, int] = {}  # mobile -> first row
+    ids: dict[str, int] = {}  # ID number -> first row
+    finder = UnitFinder(session)
+    for number, raw in read_rows(data):
+        result.rows += 1
+        values, unit, row_errors = parse(raw)
+        if not values.get("name"):
+            row_errors.setdefault("name", str(MISSING_NAME))
+        for key, message in field_check(values).items():
+            row_errors.setdefault(key, message)
+        _unit_id, unit_errors = finder.find(unit)
+        row_errors.update(unit_errors)
+        for key, seen in (("mobile", mobiles), ("id_number", ids)):
+            value = values.get(key)
+            if value and key not in row_errors:
+                if value in seen:
+                    row_errors[key] = str(DUPLICATE_IN_FILE % {"row": seen[value]})
+                else:
+                    seen[value] = number
+        if row_errors:
+            errors[number] = row_errors
+    existing = _existing_ids(session, list(ids))
+    for mobile_chunk in _chunks(list(mobiles)):
+        for customer_id, mobile, id_number, name in session.execute(
+                select(Customer.id, Customer.mobile, Customer.id_number, Customer.name)
+                .where(Customer.mobile.in_(mobile_chunk))):
+            row = mobiles[mobile]
+            # The same customer (matched by the row's ID number) keeps its mobile; anyone else's is a duplicate.
+            same = id_number is not None and ids.get(id_number) == row
+            if not same:
+                errors.setdefault(row, {})["mobile"] = str(DUPLICATE_IN_DB % {"name": name})
+    for number in sorted(errors):
+        for column, message in errors[number].items():
+            result.errors.append(RowError(number, label(column), message))
+    result.updated = len(existing)
+    result.created = result.rows - result.updated
+    if result.rows == 0:
+        raise ValidationError({"file": EMPTY})
+    return result, existing
+
+
+def _existing_ids(session: Session, id_numbers: list[str]) -> dict[str, int]:
+    found = {}
+    for chunk in _chunks(id_numbers):
+        found.update(tuple(row) for row in session.execute(
+            select(Customer.id_number, Customer.id).where(Customer.id_number.in_(chunk))))
+    return found
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def run(session: Session, data: bytes, actor, dry_run: bool = True, progress=None) -> Result:
+    """Check the file; unless `dry_run` or a row is wrong, write every row in the caller's transaction.
+    The caller commits (records.unit_of_work); `progress(done, total)` is called after each batch."""
+    result, existing = check(session, data)
+    if dry_run or result.errors:
+        return result
+    with audit.acting_as(session, actor):
+        _write(session, data, existing, result, progress)
+    return result
+
+
+def _write(session: Session, data: bytes, existing: dict[str, int], result: Result, progress) -> None:
+    finder = UnitFinder(session)
+    batch: list[tuple[dict, int | None]] = []
+    done = 0
+    for _number, raw in read_rows(data):
+        values, unit, _errors = parse(raw)
+        field_check(values)
+        unit_id, _unit_errors = finder.find(unit)
+        batch.append((values, unit_id))
+        if len(batch) >= BATCH:
+            result.linked += _write_batch(session, batch, existing)
+            done += len(batch)
+            batch = []
+            if progress:
+                progress(done, result.rows)
+    if batch:
+        result.linked += _write_batch(session, batch, existing)
+        if progress:
+            progress(result.rows, result.rows)
+
+
+def _write_batch(session: Session, batch: list[tuple[dict, int | None]], existing: dict[str, int]) -> int:
+    """Create or update the batch's customers and their unit links; flush; forget them (memory stays flat)."""
+    update_ids = [existing[v["id_number"]] for v, _u in batch if v.get("id_number") in existing]
+    loaded = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(update_ids)))} \
+        if update_ids else {}
+    links = {tuple(row) for row in session.execute(select(CustomerUnit.customer_id, CustomerUnit.unit_id)
+                                                    .where(CustomerUnit.customer_id.in_(update_ids)))}
+    touched, new_links = [], []
+    for values, unit_id in batch:
+        customer_id = existing.get(values.get("id_number"))
+        if customer_id is not None:
+            customer = loaded[customer_id]
+            for key, value in values.items():
+                if getattr(customer, key) != value:
+                    setattr(customer, key, value)
+        else:
+            customer = Customer(**values)
+            session.add(customer)
+        touched.append(customer)
+        if unit_id and (customer_id, unit_id) not in links:
+            new_links.append((customer, unit_id))
+    records.flush(session)
+    made = [CustomerUnit(customer_id=customer.id, unit_id=unit_id) for customer, unit_id in new_links]
+    session.add_all(made)
+    records.flush(session)
+    for obj in (*made, *touched):
+        session.expunge(obj)
+    return len(made)
+
+
+def error_sheet(data: bytes, result: Result) -> bytes:
+    """The uploaded sheet again, streamed, with a last column «错误» naming what is wrong in each row."""
+    by_row = result.errors_by_row()
+    book, sheet = open_sheet(data)
+    out_book = Workbook(write_only=True)
+    out = out_book.create_sheet(sheet.title or "Sheet1")
+    try:
+        width = 0
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            values = list(values or ())
+            width = max(width, len(values))
+            values += [None] * (width - len(values))
+            extra = str(_l("Errors")) if number == 1 else by_row.get(number)
+            out.append([text_cell(out, v) for v in values] + [extra])
+    finally:
+        book.close()
+    buffer = io.BytesIO()
+    out_book.save(buffer)
+    return buffer.getvalue()
