@@ -31,10 +31,11 @@ from app.models import Building, Customer, CustomerUnit, Project, Unit
 from app.models.choices import CustomerKind, CustomerStage, Gender
 
 from . import records
+from .rules import rules_for
 from .errors import ValidationError
 
 MAX_BYTES = 50 * 1024 * 1024
-BATCH = 1000
+BATCH = 500
 LOOKUP_CHUNK = 500
 
 # The columns of the template, in order: customer fields, then the unit (project, building, unit number).
@@ -136,12 +137,11 @@ def open_sheet(data: bytes):
 
 
 def _header_map() -> dict[str, str]:
-    names = {}
-    for locale in ("zh", None):
-        if locale:
-            with force_locale(locale):
-                names.update({label(c): c for c in COLUMNS})
-        else:
+    """Header text -> field: the labels in Chinese, in English and in the current language, the field
+    codes, and the aliases people use."""
+    names = {label(c): c for c in COLUMNS}
+    for locale in ("zh", "en"):
+        with force_locale(locale):
             names.update({label(c): c for c in COLUMNS})
     names.update({c: c for c in COLUMNS})
     names.update(ALIASES)
@@ -181,15 +181,16 @@ def _text(value) -> str | None:
     return text or None
 
 
-def _choice(enum_class, text: str):
-    for code, shown in enum_class.LABELS.items():
-        if text in (code, str(shown)):
-            return code
-    with force_locale("zh"):
-        for code, shown in enum_class.LABELS.items():
-            if text == str(shown):
-                return code
-    return None
+def choice_maps() -> dict[str, dict[str, str]]:
+    """{field: {text: code}}: each choice's code, its label in Chinese and in the current language."""
+    maps = {}
+    for column, enum_class in CHOICES.items():
+        texts = {code: code for code in enum_class.LABELS}
+        texts.update({str(shown): code for code, shown in enum_class.LABELS.items()})
+        with force_locale("zh"):
+            texts.update({str(shown): code for code, shown in enum_class.LABELS.items()})
+        maps[column] = texts
+    return maps
 
 
 def _date(value):
@@ -212,8 +213,9 @@ UNKNOWN_CHOICE = {
 BAD_DATE = _l("Not a date: %(value)s (use 2024-05-20).")
 
 
-def parse(raw: dict[str, object]) -> tuple[dict[str, object], dict[str, str], dict[str, str]]:
+def parse(raw: dict[str, object], choices: dict | None = None) -> tuple[dict, dict[str, str], dict[str, str]]:
     """(customer fields, unit names, {field: message}) from one row's raw cells."""
+    choices = choices or choice_maps()
     values, unit, errors = {}, {}, {}
     for column, cell in raw.items():
         if column in UNIT_COLUMNS:
@@ -230,7 +232,7 @@ def parse(raw: dict[str, object]) -> tuple[dict[str, object], dict[str, str], di
             text = _text(cell)
             if text is None:
                 continue
-            code = _choice(CHOICES[column], text)
+            code = choices[column].get(text)
             if code is None:
                 errors[column] = str(UNKNOWN_CHOICE[column] % {"value": text})
             else:
@@ -242,17 +244,30 @@ def parse(raw: dict[str, object]) -> tuple[dict[str, object], dict[str, str], di
     return values, unit, errors
 
 
+_RULES = rules_for(Customer)
+_DEFAULTS = {c.key: c.default.arg for c in Customer.__table__.columns if c.default is not None and c.default.is_scalar}
+
+
 def field_check(values: dict[str, object]) -> dict[str, str]:
-    """The domain's own field rules (app.domain.rules through records.validate) on a transient customer,
-    never added to the session; `values` gets the normalised values back."""
-    customer = Customer(**values)
-    try:
-        records.validate(customer)
-    except ValidationError as err:
-        return {k: str(v) for k, v in err.errors.items()}
-    for key in values:
-        values[key] = getattr(customer, key)
-    return {}
+    """{field: message} for every broken field rule of app.domain.rules, applied as records.validate
+    applies them (a blank is no value, a column left out takes its default, normalise then check), to a
+    row's values rather than to an ORM object: the check pass needs no object per row. `values` gets the
+    normalised values back; the flush checks the same rules again on the objects it writes."""
+    errors = {}
+    for key, (normalise, checks) in _RULES.items():
+        value = values.get(key, _DEFAULTS.get(key))
+        if normalise is not None and value is not None:
+            value = normalise(value)
+        if isinstance(value, str) and not value.strip():
+            value = None
+        if key in values:
+            values[key] = value
+        for check in checks:
+            message = check(value)
+            if message:
+                errors[key] = str(message)
+                break
+    return errors
 
 
 # --- checking ----------------------------------------------------------------------------------
@@ -319,10 +334,10 @@ def check(session: Session, data: bytes) -> tuple[Result, dict[str, int]]:
     errors: dict[int, dict[str, str]] = {}
     mobiles: dict[str, int] = {}  # mobile -> first row
     ids: dict[str, int] = {}  # ID number -> first row
-    finder = UnitFinder(session)
+    finder, choices = UnitFinder(session), choice_maps()
     for number, raw in read_rows(data):
         result.rows += 1
-        values, unit, row_errors = parse(raw)
+        values, unit, row_errors = parse(raw, choices)
         if not values.get("name"):
             row_errors.setdefault("name", str(MISSING_NAME))
         for key, message in field_check(values).items():
@@ -380,12 +395,13 @@ def run(session: Session, data: bytes, actor, dry_run: bool = True, progress=Non
 
 
 def _write(session: Session, data: bytes, existing: dict[str, int], result: Result, progress) -> None:
-    finder = UnitFinder(session)
+    finder, choices = UnitFinder(session), choice_maps()
     batch: list[tuple[dict, int | None]] = []
     done = 0
     for _number, raw in read_rows(data):
-        values, unit, _errors = parse(raw)
-        field_check(values)
+        values, unit, _errors = parse(raw, choices)
+        if values.get("id_number"):  # as the check pass found it (the flush normalises every field again)
+            values["id_number"] = _RULES["id_number"][0](values["id_number"])
         unit_id, _unit_errors = finder.find(unit)
         batch.append((values, unit_id))
         if len(batch) >= BATCH:
