@@ -178,7 +178,7 @@ def markdown(results: ExcelResults) -> str:
     lines = [SECTION, "",
              "An .xlsx sheet of customers (valid rows, about 30 % naming a unit) imported through "
              "`app.domain.imports.run` on SQLite: a check pass (streaming, nothing written) then the write pass, "
-             "every row through the ORM in batches of 1,000 with the flush's field rules and audit rows, in one "
+             "in batches of 500 — new customers and unit links by executemany with their audit rows appended to the chain as the flush hook writes them, updates through the ORM flush — in one "
              "transaction. The raw column is one Core `executemany` of the same customer rows (no checks, no "
              "audit rows, no unit links). The import time includes its own check pass; `audit verify` then walks "
              "the whole chain. Export: `GET /customer/export.xlsx` as CS staff (masked, a page of 2,000 at a time "

@@ -72,6 +72,19 @@ def test_a_valid_import_creates_rows_and_audit_rows_and_the_chain_verifies(app, 
     link = ctx.scalars(select(CustomerUnit).where(CustomerUnit.customer_id == zhou.id)).one()
     assert ctx.scalar(select(func.count()).select_from(AuditLog).where(
         AuditLog.table_name == "customer_unit", AuditLog.record_id == str(link.id))) == 1
+    # The bulk-written audit row is the one the flush hook writes for the same customer made through the ORM.
+    import json
+
+    from app.domain import records
+
+    twin = Customer(name="周一", stage="owner", id_number=id_number(11), mobile="13900000011")
+    records.create(ctx, twin, app.appbuilder.sm.find_user(username="cs_staff"))
+    orm_row = ctx.scalars(select(AuditLog).where(AuditLog.table_name == "customer",
+                                                 AuditLog.record_id == str(twin.id))).one()
+    moments = ("created_at", "updated_at")
+    bulk, orm = json.loads(row.changes), json.loads(orm_row.changes)
+    assert {k: v for k, v in bulk.items() if k not in moments} == {k: v for k, v in orm.items() if k not in moments}
+    assert set(bulk) == set(orm)
     ctx.rollback()
     with db.engine.connect() as conn:
         assert audit.verify(conn).ok
