@@ -178,9 +178,11 @@ def markdown(results: ExcelResults) -> str:
     lines = [SECTION, "",
              "An .xlsx sheet of customers (valid rows, about 30 % naming a unit) imported through "
              "`app.domain.imports.run` on SQLite: a check pass (streaming, nothing written) then the write pass, "
-             "in batches of 500 — new customers and unit links by executemany with their audit rows appended to the chain as the flush hook writes them, updates through the ORM flush — in one "
-             "transaction. The raw column is one Core `executemany` of the same customer rows (no checks, no "
-             "audit rows, no unit links). The import time includes its own check pass; `audit verify` then walks "
+             "in batches of 500 — new customers and unit links by executemany with their audit rows appended "
+             "to the chain as the flush hook writes them, updates through the ORM flush — in one transaction. "
+             "The sheet is written by openpyxl, which stores text as inline strings (slower to read than the "
+             "shared strings Excel writes). The raw column is one Core `executemany` of the same customer "
+             "rows (no checks, no audit rows, no unit links). The import time includes its own check pass; `audit verify` then walks "
              "the whole chain. Export: `GET /customer/export.xlsx` as CS staff (masked, a page of 2,000 at a time "
              "into a write-only workbook). Each size in a fresh process; peak memory is its VmHWM.", "",
              "| rows | file MiB | check s | import s | raw executemany s | import target | audit verify | "
@@ -195,9 +197,9 @@ def markdown(results: ExcelResults) -> str:
                and f["export_rows"] == n + 3)
         lines.append(
             f"| {n:,} | {f['file_mib']:.1f} | {f['check_seconds']:.1f} | {f['import_seconds']:.1f} | "
-            f"{f['raw_seconds']:.2f} | {'≤ %g s' % target if target else '—'} | "
+            f"{f['raw_seconds']:.2f} | {f'≤ {target:g} s' if target else '—'} | "
             f"{'ok' if f['verify_ok'] else 'FAILED'} ({f['audit_rows']:,} rows, {f['verify_seconds']:.1f} s) | "
-            f"{f['export_seconds']:.1f} ({f['export_rows']:,}) | {'≤ %g s' % export_target if export_target else '—'} | "
+            f"{f['export_seconds']:.1f} ({f['export_rows']:,}) | {f'≤ {export_target:g} s' if export_target else '—'} | "
             f"{f['peak_rss_mib']:.0f} ({f['baseline_rss_mib']:.0f}) | {'yes' if met else 'NO'} |")
     load = " / ".join(f"{x:.2f}" for x in results.load)
     lines += ["", f"Excel bench: {results.seconds / 60:.1f} min, load average at its start {load}; memory target "

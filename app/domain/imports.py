@@ -357,8 +357,8 @@ def check(session: Session, data: bytes) -> tuple[Result, dict[str, int]]:
             errors[number] = row_errors
     existing = _existing_ids(session, list(ids))
     for mobile_chunk in _chunks(list(mobiles)):
-        for customer_id, mobile, id_number, name in session.execute(
-                select(Customer.id, Customer.mobile, Customer.id_number, Customer.name)
+        for mobile, id_number, name in session.execute(
+                select(Customer.mobile, Customer.id_number, Customer.name)
                 .where(Customer.mobile.in_(mobile_chunk))):
             row = mobiles[mobile]
             # The same customer (matched by the row's ID number) keeps its mobile; anyone else's is a duplicate.

@@ -11,7 +11,7 @@ HEADERS = ["姓名", "客户阶段", "身份证号码", "手机", "项目", "楼
 def check_digit(first17: str) -> str:
     # GB 11643 written out here, independently of app.domain.validation.
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
 
 
 def id_number(n: int) -> str:
