@@ -152,11 +152,12 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views import archive as archive_views
     from app.views import calendar as calendar_views
     from app.views import complaints as complaint_views
+    from app.views import imports as import_views
     from app.views import visits as visit_views
     from app.views import work as work_views
 
     for module in (complaint_views, work_views, calendar_views, complaint_apis, archive_views, archive_apis,
-                   visit_views, visit_apis):
+                   visit_views, visit_apis, import_views):
         for view, name, category in module.register(appbuilder):
             MENU_OF_VIEW[view.__name__] = name
             CATEGORY_OF_MENU[name] = (category,) if category else ()

@@ -68,6 +68,7 @@ CUSTOMER_READ = {
 CUSTOMER_WRITE = {
     "CustomerView": WRITE_VIEW + ("can_export",), "CustomerUnitView": WRITE_VIEW,
     "CustomerApi": WRITE_API, "CustomerUnitApi": WRITE_API,
+    "CustomerImportView": ("can_index",),  # importing adds customers: only roles that may add them
 }
 COMPLAINT_WORK = {  # receive and move complaints (the domain decides which steps each role may take)
     "ComplaintView": READ_VIEW + ("can_add", "can_transition", "can_export"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 
-from app.domain import privacy
+from app.domain import imports, privacy
 from app.domain.errors import DomainError, NotFoundError
 from app.extensions import db
 from app.labels import CUSTOMER, ORG, PROPERTY
@@ -13,6 +13,8 @@ from app.models import Building, Customer, CustomerUnit, Department, Project, Un
 from app.views.base import KefuInterface
 
 from .base import DomainModelRestApi, json_object
+from .documented import BINARY, documented
+from .imports import ImportAnswerSchema, ImportBodySchema, answer, import_customers, xlsx_response
 
 CUSTOMER_FIELDS = [
     "name", "kind", "gender", "id_number", "mobile", "phone", "email", "address", "stage", "main_contact",
@@ -69,6 +71,28 @@ class CustomerApi(DomainModelRestApi):
             return self.domain_error(err)
         return self.write(lambda: privacy.reveal(db.session, item, field, self.actor()),
                           lambda value: self.response(200, field=field, value=value))
+
+    @expose("/import", methods=["POST"])
+    @documented(ImportAnswerSchema, body=ImportBodySchema, body_media="multipart/form-data", refusals=(403, 422))
+    @protect()
+    @safe
+    @permission_name("post")
+    def import_(self):
+        """Import customers (and the unit each holds) from an .xlsx sheet; dry_run=true only checks.
+
+        Every invalid row is named (row, column, reason) and nothing is written until the whole file is
+        valid; then every row in one transaction with its audit rows. A row whose ID number is an existing
+        customer's updates that customer. The template: GET /customer/import/template (the page)."""
+        return self.write(lambda: import_customers(self.actor()), lambda outcome: answer(self, outcome))
+
+    @expose("/import/template", methods=["GET"])
+    @documented(BINARY)
+    @protect()
+    @safe
+    @permission_name("post")
+    def import_template(self):
+        """The import template: an .xlsx sheet with the Chinese headers and one example row."""
+        return xlsx_response(imports.template(), "customer-import-template.xlsx")
 
 
 class CustomerUnitApi(DomainModelRestApi):

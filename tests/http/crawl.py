@@ -136,7 +136,8 @@ class Targets:
             number = s.scalar(select(ArchiveRecord.number).order_by(ArchiveRecord.id).limit(1))
         return {"field": "mobile", "form": "complaint_record", "name": "visit_record",
                 "action": STEPS[0].action, "filename": "no-such_sep_file.txt", "number": number or "KF-2000-000001",
-                "locale": "zh", "version": "v1", "group_by": "0", "attachment_id": str(MISSING_ID)}
+                "locale": "zh", "version": "v1", "group_by": "0", "attachment_id": str(MISSING_ID),
+                "token": "0" * 32}  # an import upload no one made (app/views/imports.py)
 
     def action_of(self, route: Route) -> str:
         from app.domain.visits import RECTIFICATION_STEPS, VISIT_STEPS

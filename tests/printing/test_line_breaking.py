@@ -27,7 +27,7 @@ def test_every_character_is_kept_and_no_line_is_wider_than_its_cell(text, width)
 @given(text=st.text(ALPHABET, min_size=1, max_size=80), width=WIDTHS)
 def test_opening_punctuation_never_ends_a_broken_line_and_closing_never_starts_one(text, width):
     lines = fonts.wrap_lines(text, width, 8)
-    for first, second in zip(lines, lines[1:]):
+    for first, second in zip(lines, lines[1:], strict=False):
         if len(first) > 1:  # a line of a single bracket has nowhere else to go
             assert first[-1] not in OPENING, (first, second)
         if len(first) > 1 and ord(first[-1]) >= 0x2E80 and first[-1] not in OPENING + CLOSING:
