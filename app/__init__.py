@@ -62,7 +62,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.json.ensure_ascii = False  # JSON answers carry Chinese as UTF-8, readable where they are shown raw
 
     from app import audit, errors, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import archive, archive_loans, cases, complaints, logins, records, visits, workflow  # noqa: F401 (the workflows declare themselves on import)
+    from app.domain import archive, archive_loans, cases, club, complaints, logins, records, visits, workflow  # noqa: F401 (the workflows declare themselves on import)
     from app.extensions import db, migrate
 
     web_security.install_csrf(app)  # before AppBuilder: FAB exempts its APIs as it registers them
