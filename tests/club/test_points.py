@@ -215,6 +215,6 @@ class Ledger(RuleBasedStateMachine):
 def test_the_balance_is_the_ledger_sum_after_any_sequence(ctx, users):
     Ledger.session, Ledger.users = ctx, users
     machine = Ledger.TestCase
-    machine.settings = settings(max_examples=10, stateful_step_count=10, deadline=None,
+    machine.settings = settings(max_examples=8, stateful_step_count=10, deadline=None,
                                 suppress_health_check=list(HealthCheck))
     machine().runTest()
