@@ -138,6 +138,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
 
     # Complaints, approvals, case library, calendar (issue 4): each module registers its own views.
     from app.api import archive as archive_apis
+    from app.api import club as club_apis
     from app.api import complaints as complaint_apis
     from app.api import visits as visit_apis
     from app.views import archive as archive_views
@@ -147,7 +148,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views import work as work_views
 
     for module in (complaint_views, work_views, calendar_views, complaint_apis, archive_views, archive_apis,
-                   visit_views, visit_apis):
+                   visit_views, visit_apis, club_apis):
         for view, name, category in module.register(appbuilder):
             MENU_OF_VIEW[view.__name__] = name
             CATEGORY_OF_MENU[name] = (category,) if category else ()

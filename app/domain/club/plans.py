@@ -136,3 +136,7 @@ def get_plan(session, plan_id) -> ActivityPlan:
     if plan is None:
         raise NotFoundError()
     return plan
+
+
+def allowed_steps(session, plan, actor):
+    return wf.allowed_steps(session, PLAN_WORKFLOW, plan, actor)
