@@ -15,6 +15,7 @@ from marshmallow import fields as ma
 from marshmallow.validate import OneOf
 
 from app import labels
+from app.domain import fields
 from app.domain.club import activities, members, plans, points
 from app.domain.errors import DomainError, NotFoundError, ValidationError
 from app.extensions import db
@@ -83,8 +84,9 @@ class PointsChangeSchema(Answer):
 
 
 class ReversalSchema(Answer):
-    """Why the row is reversed (and an optional idempotency key)."""
+    """The row to reverse, why (and an optional idempotency key)."""
 
+    entry_id = ma.Integer(required=True, metadata={"description": "The id of the member's ledger row"})
     reason = ma.String(required=True)
     idempotency_key = ma.String(allow_none=True)
 
@@ -293,18 +295,21 @@ class MemberApi(DomainModelRestApi):
 
         return self.write(change, lambda written: self._written(written, written.entry.member_id))
 
-    @expose("/<int:pk>/points/<int:entry_id>/reverse", methods=["POST"])
+    @expose("/<int:pk>/points/reverse", methods=["POST"])
     @documented(PointsWrittenSchema, status=201, body=ReversalSchema, refusals=(403, 404, 409, 422))
     @protect()
     @safe
     @permission_name("points")
-    def reverse_points(self, pk, entry_id):
+    def reverse_points(self, pk):
         """Reverse one row: a reversing row of the opposite points tied to it (a row is reversed once only)."""
         def reverse():
             data = json_object()
-            refuse_unknown(data, ("reason", "idempotency_key"))
+            refuse_unknown(data, ("entry_id", "reason", "idempotency_key"))
             member = self._visible(pk)
-            entry = db.session.get(PointsEntry, entry_id)
+            try:
+                entry = db.session.get(PointsEntry, fields.record_id(data.get("entry_id")))
+            except ValueError as exc:
+                raise ValidationError({"entry_id": exc.args[0]}) from None
             if entry is None or entry.member_id != member.id:
                 raise NotFoundError()
             return points.reverse(db.session, entry.id, self.actor(), data.get("reason"), data.get("idempotency_key"))

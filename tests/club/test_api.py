@@ -78,10 +78,10 @@ def test_the_club_scenario_through_the_api(app, api, ctx, users):
     assert retry.status_code == 200 and retry.get_json()["replayed"] and retry.get_json()["id"] == first.get_json()["id"]
     assert staff.get(f"{url}/points").get_json()["balance"] == 18
 
-    reversed_ = staff.post(f"{url}/points/{first.get_json()['id']}/reverse", json={"reason": "误兑换"})
+    reversed_ = staff.post(f"{url}/points/reverse", json={"entry_id": first.get_json()["id"], "reason": "误兑换"})
     assert reversed_.status_code == 201 and reversed_.get_json()["balance"] == 30
     assert reversed_.get_json()["result"]["reverses_id"] == first.get_json()["id"]
-    assert staff.post(f"{url}/points/{first.get_json()['id']}/reverse", json={"reason": "x"}).status_code == 409
+    assert staff.post(f"{url}/points/reverse", json={"entry_id": first.get_json()["id"], "reason": "x"}).status_code == 409
     rows = staff.get(f"{url}/points").get_json()["result"]
     assert [r["points"] for r in rows] == [12, -12, 30] and rows[0]["balance_after"] == 30
 
