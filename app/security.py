@@ -123,7 +123,7 @@ LENDING_REGISTER = {  # the archivist registers; a loan outside also needs the g
 }
 EVERYTHING_READ = {"*": READ_VIEW + READ_API + ("can_export",)}
 CLUB_WORK = {  # members, points, activities and attendance (the domain decides each step)
-    "MemberApi": READ_API + ("can_post", "can_transition", "can_points"),
+    "MemberApi": READ_API + ("can_post", "can_transition", "can_points", "can_print"),
     "ClubActivityApi": READ_API + ("can_post", "can_transition", "can_attend"),
     "ClubPlanApi": READ_API,
 }

@@ -24,7 +24,15 @@ from app.models.club import ActivityState, MemberState, PlanState, PointsKind
 from app.views.base import KefuInterface
 
 from .base import DomainModelRestApi, json_object
-from .documented import Answer, ListAnswer, RecordAnswer, StepAnswerSchema, documented, step_body_schema
+from .documented import (
+    Answer,
+    ListAnswer,
+    PrintedAnswerSchema,
+    RecordAnswer,
+    StepAnswerSchema,
+    documented,
+    step_body_schema,
+)
 from .step_fields import STEP_FIELD_TYPES
 from .visits.common import iso, refuse_unknown
 
@@ -190,7 +198,7 @@ class MemberApi(DomainModelRestApi):
     resource_name = "member"
     datamodel = KefuInterface(Member)
     include_route_methods = {"get", "get_list", "info", "post", "transition", "points", "change_points",
-                             "reverse_points"}
+                             "reverse_points", "print_card"}
     label_columns = dict(labels.MEMBER)
     list_columns = ["customer_id", "customer.name", "member_number", "card_number", "state", "state_changed_at",
                     "applied_at", "activated_at"]
@@ -206,6 +214,7 @@ class MemberApi(DomainModelRestApi):
         "points": {"get": {"summary": "A member's points ledger and balance"}},
         "change_points": {"post": {"summary": "Redeem or adjust a member's points"}},
         "reverse_points": {"post": {"summary": "Reverse one row of a member's ledger"}},
+        "print_card": {"post": {"summary": "Print the member card (85.6 × 54 mm) and file it in the archive"}},
     }
 
     def pre_get_list(self, data):
@@ -315,6 +324,26 @@ class MemberApi(DomainModelRestApi):
             return points.reverse(db.session, entry.id, self.actor(), data.get("reason"), data.get("idempotency_key"))
 
         return self.write(reverse, lambda written: self._written(written, written.entry.member_id))
+
+
+    @expose("/<int:pk>/card", methods=["POST"])
+    @documented(PrintedAnswerSchema, status=201, refusals=(403, 404, 409))
+    @protect()
+    @safe
+    @permission_name("print")
+    def print_card(self, pk):
+        """Print the 会员卡 (KF/QR-09, card size) with the name, member number, card number and a QR code of
+        the card number, and file it in the archive (each print a new record pointing at the one before).
+        A lost card: take the `replace_card` step first (a new number; the old one is voided)."""
+        from app.domain.club import cards
+
+        from .archive import print_response
+
+        try:
+            member = self._visible(pk)
+        except DomainError as err:
+            return self.domain_error(err)
+        return print_response(self, lambda: cards.print_card(db.session, member, self.actor()))
 
 
 # --- plans ----------------------------------------------------------------------------------------------

@@ -114,3 +114,35 @@ def test_club_verify_passes_and_names_a_broken_ledger(app, ctx, users):
     ctx.rollback()
     assert len(problems) == 2 and all(str(member.id) in p or "冲正" in p for p in problems)
     assert any("低于零" in p for p in problems) and any("冲正记录" in p for p in problems)
+
+
+def test_the_card_prints_at_card_size_and_is_filed(app, api, ctx, users):
+    import hashlib
+    import re
+
+    from app.domain import archive
+    from app.models import ArchiveRecord
+
+    from .conftest import active_member
+
+    member = active_member(ctx, users["cs_staff"], "印卡会员")
+    old_card, member_id = member.card_number, member.id
+    ctx.commit()
+    staff = api("cs_staff")
+    printed = staff.post(f"/api/v1/member/{member_id}/card")
+    assert printed.status_code == 201, printed.get_json()
+    record = ctx.get(ArchiveRecord, printed.get_json()["id"])
+    pdf = archive.read_file(record)
+    assert hashlib.sha256(pdf).hexdigest() == record.sha256 and record.form == "member_card"
+    box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
+    assert box and abs(float(box.group(1)) - 242.65) < 0.1 and abs(float(box.group(2)) - 153.07) < 0.1
+    version = staff.get(f"/api/v1/member/{member_id}").get_json()["result"]["version"]
+    replaced = staff.post(f"/api/v1/member/{member_id}/transition",
+                          json={"action": "replace_card", "version": version, "reason": "遗失"})
+    assert replaced.status_code == 200 and replaced.get_json()["result"]["card_number"] != old_card
+    reprint = staff.post(f"/api/v1/member/{member_id}/card").get_json()
+    ctx.rollback()
+    assert ctx.get(ArchiveRecord, reprint["id"]).previous_id == record.id
+    ctx.rollback()  # SQLite: no write lock held while the command reads
+    result = app.test_cli_runner().invoke(args=["archive", "verify"])
+    assert result.exit_code == 0, result.output
