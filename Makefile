@@ -96,6 +96,7 @@ test-postgresql-fuzz: translations
 
 bench: translations
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.club
 
 lint: install
 	$(BIN)/ruff check .
