@@ -108,6 +108,31 @@ class PointsWrittenSchema(Answer):
     result = ma.Nested(PointsRowSchema, required=True)
 
 
+class FiguresQuerySchema(Answer):
+    year = ma.Integer(metadata={"description": "The year (default: this year)"})
+
+
+class MonthFiguresSchema(Answer):
+    month = ma.String(required=True)
+    new_members = ma.Integer()
+    active_members = ma.Integer()
+    points_awarded = ma.Integer()
+    points_redeemed = ma.Integer()
+    points_outstanding = ma.Integer()
+    activities = ma.Integer()
+    attendances = ma.Integer()
+    attendance_rate = ma.Float(allow_none=True, metadata={"description": "Attending members / (active members × activities)"})
+
+
+class FiguresAnswerSchema(Answer):
+    """Per month: new members, active members at the month's end, points awarded, redeemed and outstanding,
+    the attendance rate of the month's activities."""
+
+    year = ma.Integer(required=True)
+    count = ma.Integer(required=True)
+    result = ma.List(ma.Nested(MonthFiguresSchema), required=True)
+
+
 class PlanCreateSchema(Answer):
     """A year's plan: its title and planned activities."""
 
@@ -198,7 +223,7 @@ class MemberApi(DomainModelRestApi):
     resource_name = "member"
     datamodel = KefuInterface(Member)
     include_route_methods = {"get", "get_list", "info", "post", "transition", "points", "change_points",
-                             "reverse_points", "print_card"}
+                             "reverse_points", "print_card", "figures"}
     label_columns = dict(labels.MEMBER)
     list_columns = ["customer_id", "customer.name", "member_number", "card_number", "state", "state_changed_at",
                     "applied_at", "activated_at"]
@@ -214,6 +239,7 @@ class MemberApi(DomainModelRestApi):
         "points": {"get": {"summary": "A member's points ledger and balance"}},
         "change_points": {"post": {"summary": "Redeem or adjust a member's points"}},
         "reverse_points": {"post": {"summary": "Reverse one row of a member's ledger"}},
+        "figures": {"get": {"summary": "The club's monthly figures of a year"}},
         "print_card": {"post": {"summary": "Print the member card (85.6 × 54 mm) and file it in the archive"}},
     }
 
@@ -325,6 +351,26 @@ class MemberApi(DomainModelRestApi):
 
         return self.write(reverse, lambda written: self._written(written, written.entry.member_id))
 
+
+    @expose("/figures", methods=["GET"])
+    @documented(FiguresAnswerSchema, query=FiguresQuerySchema, refusals=(422,))
+    @protect()
+    @safe
+    @permission_name("get")
+    def figures(self):
+        """The club's monthly figures of a year, up to this month (the CS manager's month-end count)."""
+        from app.domain.calendar import local_now
+        from app.domain.club import figures
+
+        now = local_now()
+        try:
+            year = int(request.args.get("year", now.year))
+            if not 2000 <= year <= 2100:
+                raise ValueError
+        except ValueError:
+            return self.domain_error(ValidationError({"year": _l("Give the year, e.g. 2027.")}))
+        rows = figures.monthly(db.session, year, until=now)
+        return self.response(200, year=year, count=len(rows), result=rows)
 
     @expose("/<int:pk>/card", methods=["POST"])
     @documented(PrintedAnswerSchema, status=201, refusals=(403, 404, 409))

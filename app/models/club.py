@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from flask_babel import lazy_gettext as _l
 
 from .base import NO_ID_REUSE, AuditedMixin, Model
 from .choices import LabelledEnum

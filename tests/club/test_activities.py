@@ -107,3 +107,34 @@ def test_a_replaced_card_no_longer_signs_in(ctx, users):
     with pytest.raises(ValidationError) as refused:
         activities._member_by_card(ctx, old)
     assert "作废" in str(refused.value)
+
+
+
+def test_the_monthly_figures(ctx, users):
+    """Everything happens in March 2031 (the domain's clock moved there): a year no other test touches."""
+    from datetime import datetime
+
+    from app.domain import calendar
+    from app.domain.club import figures
+
+    from .conftest import key
+
+    staff = users["cs_staff"]
+    with calendar.clock_at(datetime(2031, 3, 10, 9, 0)):
+        plan = _approved_plan(ctx, users, year=2031)
+        one = active_member(ctx, staff, "月报甲")
+        with unit_of_work(ctx):
+            activity = activities.schedule(ctx, staff, {"plan_id": plan.id, "title": "月报活动",
+                                                        "starts_at": "2031-03-10 10:00", "points": 8})
+            activities.record_attendance(ctx, activity, staff, card_number=one.card_number)
+            activities.transition(ctx, activity, "hold", staff, activity.version, {"held_at": "2031-03-10 12:00"})
+            activities.transition(ctx, activity, "award", staff, activity.version)
+        with unit_of_work(ctx):
+            points.change(ctx, one.id, staff, "redeem", 3, "兑换", key("fig"))
+    rows = {r["month"]: r for r in figures.monthly(ctx, 2031)}
+    february, march, april = rows["2031-02"], rows["2031-03"], rows["2031-04"]
+    assert (march["new_members"], march["activities"], march["attendances"]) == (1, 1, 1)
+    assert (march["points_awarded"], march["points_redeemed"]) == (8, 3)
+    assert march["points_outstanding"] - february["points_outstanding"] == 5
+    assert (april["new_members"], april["points_awarded"], april["attendance_rate"]) == (0, 0, None)
+    assert march["attendance_rate"] == round(1 / march["active_members"], 4)

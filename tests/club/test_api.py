@@ -146,3 +146,11 @@ def test_the_card_prints_at_card_size_and_is_filed(app, api, ctx, users):
     ctx.rollback()  # SQLite: no write lock held while the command reads
     result = app.test_cli_runner().invoke(args=["archive", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_monthly_figures_through_the_api(api):
+    staff = api("cs_staff")
+    answer = staff.get("/api/v1/member/figures?year=2026")
+    assert answer.status_code == 200 and answer.get_json()["year"] == 2026
+    assert answer.get_json()["result"][0]["month"] == "2026-01"
+    assert staff.get("/api/v1/member/figures?year=abc").status_code == 422

@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from app import audit
 from app.domain import calendar, fields
 from app.domain.errors import ConflictError, NotFoundError, TransitionNotAllowedError, ValidationError
-from app.domain.records import flush
 from app.models import Member, PointsEntry
 from app.models.club import MemberState, PointsKind
 
