@@ -291,9 +291,9 @@ class MemberApi(DomainModelRestApi):
             page, size = self._page()
         except DomainError as err:
             return self.domain_error(err)
-        rows = points.ledger(db.session, member.id, limit=size, offset=page * size)
-        return self.response(200, id=member.id, count=points.count(db.session, member.id),
-                             balance=points.balance(db.session, member.id), result=[points_row(r) for r in rows])
+        balance, count = points.totals(db.session, member.id)
+        rows = points.ledger(db.session, member.id, limit=size, offset=page * size, balance_now=balance)
+        return self.response(200, id=member.id, count=count, balance=balance, result=[points_row(r) for r in rows])
 
     def _page(self) -> tuple[int, int]:
         try:

@@ -131,7 +131,8 @@ class PointsEntry(AuditedMixin, Model):
     __table_args__ = (
         # An award is made at most once per member and activity: `activity_id` is set for awards only.
         UniqueConstraint("member_id", "activity_id", name="uq_club_points_award"),
-        Index("ix_club_points_member", "member_id", "id"),
+        # The balance and a page read the index alone (points in it: the SUM is an index-only scan).
+        Index("ix_club_points_member", "member_id", "id", "points"),
         NO_ID_REUSE,
     )
 

@@ -192,7 +192,7 @@ def upgrade():
     sqlite_autoincrement=True
     )
     with op.batch_alter_table('club_points', schema=None) as batch_op:
-        batch_op.create_index('ix_club_points_member', ['member_id', 'id'], unique=False)
+        batch_op.create_index('ix_club_points_member', ['member_id', 'id', 'points'], unique=False)
 
     # ### end Alembic commands ###
 

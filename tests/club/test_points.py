@@ -66,6 +66,9 @@ def test_redeem_adjust_and_refusals_leave_the_ledger_right(ctx, users):
     with pytest.raises(ConflictError), unit_of_work(ctx):
         points.change(ctx, member.id, staff, "adjust", -71, "扣减", key())
     assert points.balance(ctx, member.id) == 70 == _sum_in_sql(member.id)
+    newest, older = points.ledger(ctx, member.id, limit=1), points.ledger(ctx, member.id, limit=5, offset=1)
+    assert [(r["points"], r["balance_after"]) for r in newest] == [(-30, 70)]
+    assert [(r["points"], r["balance_after"]) for r in older] == [(100, 100)]
 
 
 def test_an_idempotent_retry_changes_nothing(ctx, users):

@@ -39,23 +39,42 @@ class Written:
 # --- reading ------------------------------------------------------------------------------------------------
 
 def balance(session, member_id: int) -> int:
-    return int(session.scalar(select(func.coalesce(func.sum(PointsEntry.points), 0))
-                              .where(PointsEntry.member_id == member_id)))
+    return totals(session, member_id)[0]
 
 
-def ledger(session, member_id: int, limit: int = 50, offset: int = 0) -> list[dict]:
-    """A page of the member's rows, newest first, each with the balance after it (a window sum)."""
-    running = func.sum(PointsEntry.points).over(order_by=PointsEntry.id).label("balance_after")
-    inner = (select(PointsEntry.id, PointsEntry.kind, PointsEntry.points, PointsEntry.reason, PointsEntry.actor_name,
-                    PointsEntry.at, PointsEntry.activity_id, PointsEntry.redemption_ref, PointsEntry.reverses_id,
-                    PointsEntry.idempotency_key, running)
-             .where(PointsEntry.member_id == member_id).subquery())
-    rows = session.execute(select(inner).order_by(inner.c.id.desc()).limit(limit).offset(offset)).mappings()
-    return [dict(row) for row in rows]
+def totals(session, member_id: int) -> tuple[int, int]:
+    """(balance, number of rows): one index-only read of (member_id, id, points)."""
+    total, rows = session.execute(select(func.coalesce(func.sum(PointsEntry.points), 0), func.count())
+                                  .where(PointsEntry.member_id == member_id)).one()
+    return int(total), int(rows)
+
+
+LEDGER_COLUMNS = (PointsEntry.id, PointsEntry.kind, PointsEntry.points, PointsEntry.reason, PointsEntry.actor_name,
+                  PointsEntry.at, PointsEntry.activity_id, PointsEntry.redemption_ref, PointsEntry.reverses_id,
+                  PointsEntry.idempotency_key)
+
+
+def ledger(session, member_id: int, limit: int = 50, offset: int = 0, balance_now: int | None = None) -> list[dict]:
+    """A page of the member's rows, newest first, each with the balance after it: the balance now less the
+    rows after it (so a page reads its own rows, never the member's whole history)."""
+    if balance_now is None:
+        balance_now = balance(session, member_id)
+    newer = 0
+    if offset:
+        newest = (select(PointsEntry.points).where(PointsEntry.member_id == member_id)
+                  .order_by(PointsEntry.id.desc()).limit(offset).subquery())
+        newer = int(session.scalar(select(func.coalesce(func.sum(newest.c.points), 0))))
+    rows = session.execute(select(*LEDGER_COLUMNS).where(PointsEntry.member_id == member_id)
+                           .order_by(PointsEntry.id.desc()).limit(limit).offset(offset)).mappings()
+    page = []
+    for row in rows:
+        page.append({**row, "balance_after": balance_now - newer})
+        newer += row["points"]
+    return page
 
 
 def count(session, member_id: int) -> int:
-    return int(session.scalar(select(func.count(PointsEntry.id)).where(PointsEntry.member_id == member_id)))
+    return totals(session, member_id)[1]
 
 
 # --- the checks every write shares --------------------------------------------------------------------------
