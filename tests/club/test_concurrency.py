@@ -28,8 +28,8 @@ def test_twenty_concurrent_redemptions_never_go_below_zero(app, ctx, users):
     def redeem(n):
         with app.app_context():
             session = db.session
+            start.wait()  # before any read: on SQLite a read here would hold the write lock (BEGIN IMMEDIATE)
             actor = app.appbuilder.sm.get_user_by_id(staff_id)
-            start.wait()
             try:
                 with unit_of_work(session):
                     points.change(session, member_id, actor, "redeem", 15, "并发兑换", f"conc-{n}-{member_id}")
