@@ -103,6 +103,7 @@ test-postgresql-fuzz: translations node
 
 bench: translations
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.club
 
 lint: install
 	$(BIN)/ruff check .

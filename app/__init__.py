@@ -71,7 +71,7 @@ def create_app(config_object="config.Config") -> Flask:
     app.json.ensure_ascii = False  # JSON answers carry Chinese as UTF-8, readable where they are shown raw
 
     from app import audit, errors, models, web_security  # noqa: F401  (models before AppBuilder: STACK.md)
-    from app.domain import archive, archive_loans, cases, complaints, logins, records, visits, workflow  # noqa: F401 (the workflows declare themselves on import)
+    from app.domain import archive, archive_loans, cases, club, complaints, logins, records, visits, workflow  # noqa: F401 (the workflows declare themselves on import)
     from app.extensions import db, migrate
 
     web_security.install_csrf(app)  # before AppBuilder: FAB exempts its APIs as it registers them
@@ -147,6 +147,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
 
     # Complaints, approvals, case library, calendar (issue 4): each module registers its own views.
     from app.api import archive as archive_apis
+    from app.api import club as club_apis
     from app.api import complaints as complaint_apis
     from app.api import visits as visit_apis
     from app.views import archive as archive_views
@@ -157,7 +158,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views import work as work_views
 
     for module in (complaint_views, work_views, calendar_views, complaint_apis, archive_views, archive_apis,
-                   visit_views, visit_apis, import_views):
+                   visit_views, visit_apis, import_views, club_apis):
         for view, name, category in module.register(appbuilder):
             MENU_OF_VIEW[view.__name__] = name
             CATEGORY_OF_MENU[name] = (category,) if category else ()

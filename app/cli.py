@@ -1,4 +1,4 @@
-"""Command line (SPEC §10): `flask --app run roles sync | demo load | audit verify | audit anchor | reminders |
+"""Command line (SPEC §10): `flask --app run roles sync | demo load | audit verify | audit anchor | club verify | reminders |
 calendar seed | calendar status`; `db upgrade` (Flask-Migrate's) ends with the seed step."""
 
 from __future__ import annotations
@@ -160,7 +160,41 @@ def register_cli(app) -> None:
     for group in (roles, demo, audit_group, archive_group, calendar_group):
         app.cli.add_command(group)
     app.cli.add_command(_users_group())
+    app.cli.add_command(_club_group())
     _sync_roles_after_upgrade()
+
+
+def _club_group() -> AppGroup:
+    club = AppGroup("club", help="The customer club: members and the points ledger.")
+
+    @club.command("verify")
+    def club_verify():
+        """Walk the points ledger: no balance below zero, every reversal the opposite of one earlier row of
+        the same member, every award tied to its activity; exit 1 naming each problem."""
+        from app.domain.club import points
+
+        with db.engine.connect() as conn:
+            conn.execution_options(read_only=True)  # SQLite: a reader, not queued behind the writers
+            problems = points.verify(conn)
+            rows, members = conn.execute(_ledger_counts()).one()
+        if problems:
+            for problem in problems:
+                click.echo(f"club verify: {problem}", err=True)
+            click.echo(str(_l("club verify: FAILED, %(n)s problem(s) in the points ledger.", n=len(problems))),
+                       err=True)
+            sys.exit(1)
+        click.echo(str(_l("club verify: OK, %(rows)s ledger rows of %(members)s members; every balance is the sum "
+                          "of its rows and none is below zero.", rows=rows, members=members)))
+
+    return club
+
+
+def _ledger_counts():
+    from sqlalchemy import distinct, func, select
+
+    from app.models import PointsEntry
+
+    return select(func.count(PointsEntry.id), func.count(distinct(PointsEntry.member_id)))
 
 
 def _users_group() -> AppGroup:

@@ -115,6 +115,7 @@ def load_demo(session, appbuilder, password: str | None, complaint_count: int | 
     report.append(_complaints(session, appbuilder, calendar.local_now(), wanted))
     if wanted:
         report.append(_visits(session, appbuilder, calendar.local_now()))
+        report.append(_club(session, appbuilder, calendar.local_now()))
     return report
 
 
@@ -765,3 +766,84 @@ def _summarise(session, users, clock, summarised, now, office):
         with records.unit_of_work(session):
             printing.print_visit_forms(session, visit, users["cs_staff"], full_data=False, printed_at=clock["now"])
             visits.transition(session, visit, "archive", users["cs_staff"], visit.version)
+
+
+# --- the customer club (issue 15) ---------------------------------------------------------------------------
+
+CLUB_STATES = (("applied", 8), ("reviewed", 6), ("card_issued", 6), ("lapsed", 5), ("cancelled", 5), ("active", 70))
+CLUB_MEMBERS = 100  # the rest applicants whose review finds them ineligible (cancelled with the reason)
+CLUB_WALK = {"applied": (), "reviewed": ("review",), "card_issued": ("review", "issue_card"),
+             "active": ("review", "issue_card", "activate"), "lapsed": ("review", "issue_card", "activate", "lapse"),
+             "cancelled": ("review", "cancel")}
+CLUB_ACTIVITIES = (  # title, days from now, points, how far it got
+    ("新春联谊会", -75, 20, "closed"), ("亲子植树", -45, 15, "closed"), ("端午包粽子", -20, 10, "awarded"),
+    ("业主读书会", -3, 10, "held"), ("中秋赏月晚会", 12, 20, "scheduled"), ("重阳登高", 30, 15, "scheduled"),
+)
+
+
+def _club(session, appbuilder, now: datetime) -> str:
+    """About 100 members in every state, an approved plan per year, activities past and coming with
+    attendance and awards, a few redemptions and one reversal. No card is printed (no PDFs in the demo)."""
+    from app.domain.club import activities, eligibility, members, plans, points
+    from app.models import Member
+
+    existing = session.scalar(select(func.count()).select_from(Member))
+    if existing:
+        return f"Club: {existing} members present, none added"
+    sm = appbuilder.sm
+    staff, manager, gm = (sm.find_user(username=n) for n in ("cs_staff", "cs_manager", "gm"))
+    everyone = list(session.scalars(select(Customer).order_by(Customer.id)))
+    customers = [c for c in everyone if eligibility.eligibility(session, c).eligible]
+    made, active = 0, []
+    with records.unit_of_work(session):
+        for customer in [c for c in everyone if c not in customers][:max(0, CLUB_MEMBERS - len(customers))]:
+            member = members.apply(session, staff, customer.id)
+            members.transition(session, member, "review", staff, member.version)
+        for state, count in CLUB_STATES:
+            for _ in range(count):
+                if made >= len(customers):
+                    break
+                member = members.apply(session, staff, customers[made].id, hobbies=("书法", "摄影", "登山", "园艺")[made % 4])
+                made += 1
+                for action in CLUB_WALK[state]:
+                    values = {"reason": "会员要求" if action == "cancel" else "一年未参加活动"} \
+                        if action in ("lapse", "cancel") else {}
+                    members.transition(session, member, action, staff, member.version, values)
+                if state == "active":
+                    active.append(member)
+    plans_by_year = {}
+    for title, days, award, final in CLUB_ACTIVITIES:
+        starts = (now + timedelta(days=days)).replace(hour=14, minute=0, second=0, microsecond=0)
+        if starts.year not in plans_by_year:
+            with records.unit_of_work(session):
+                plan = plans.create(session, manager, starts.year, f"{starts.year} 年客户会活动计划", [
+                    {"theme": t, "month": m, "customer_group": "全体会员", "activity_type": "联谊"}
+                    for t, m in (("新春联谊", 2), ("亲子植树", 3), ("端午", 6), ("中秋", 9), ("重阳", 10))])
+                plans.transition(session, plan, "submit", manager, plan.version)
+                approvals.decide(session, approvals.pending_for(session, plan), "approve", "同意", gm)
+            plans_by_year[starts.year] = plan
+        with records.unit_of_work(session):
+            activity = activities.schedule(session, staff, {
+                "plan_id": plans_by_year[starts.year].id, "title": title, "starts_at": starts, "points": award,
+                "place": "会所多功能厅", "responsible_id": staff.id, "implementation_plan": "报名、签到、活动、合影"})
+            if final != "scheduled":
+                for member in active[(days % 7) + 3:(days % 7) + 3 + 12]:
+                    activities.record_attendance(session, activity, staff, card_number=member.card_number)
+                activities.transition(session, activity, "hold", staff, activity.version,
+                                      {"held_at": starts + timedelta(hours=2)})
+            if final in ("awarded", "closed"):
+                activities.transition(session, activity, "award", staff, activity.version)
+            if final == "closed":
+                activities.transition(session, activity, "close", staff, activity.version,
+                                      {"summary": "活动顺利举行，会员参与踊跃。", "evaluation": "满意度高；下次提前一周报名。"})
+    redeemed = 0
+    with records.unit_of_work(session):
+        for member in active[3:8]:
+            if points.balance(session, member.id) >= 10:
+                points.change(session, member.id, staff, "redeem", 10, "兑换精美礼品", f"demo-redeem-{member.id}")
+                redeemed += 1
+        wrong = points.change(session, active[0].id, staff, "adjust", 50, "录入错误（演示冲正）",
+                              f"demo-adjust-{active[0].id}").entry
+        points.reverse(session, wrong.id, staff, "冲正录入错误")
+    made = session.scalar(select(func.count()).select_from(Member))
+    return f"Club: {made} members, {len(CLUB_ACTIVITIES)} activities, {redeemed} redemptions, 1 reversal"

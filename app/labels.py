@@ -410,3 +410,40 @@ def complaint_sections(complaint, departments, names, unit) -> list[tuple[str, l
             sections.append((str(title), rows))
     return sections
 APPROVAL, AUDIT = _table(APPROVAL, requested_at=_l("Requested at"), decided_at=_l("Decided at")), _table(AUDIT, at=_l("When"))  # shown in China time (issue 13)
+
+
+# --- the customer club 客户会 (issue 15) -------------------------------------------------------------------
+
+MEMBER = _table(
+    COMMON,
+    customer_id=_l("Customer"), customer=_l("Customer"), member_number=_l("Member number"),
+    card_number=_l("Card number"), state=_l("State"), state_changed_at=_l("State changed at"),
+    applied_at=_l("Applied at"), reviewed_by_id=_l("Reviewed by"), reviewed_at=_l("Reviewed at"),
+    eligible=_l("Eligible"), review_reason=_l("Review result"), card_issued_at=_l("Card issued at"),
+    activated_at=_l("Activated at"), ended_at=_l("Ended at"), end_reason=_l("Reason for ending"),
+    hobbies=_l("Hobbies"), important_dates=_l("Important dates"), balance=_l("Points balance"),
+)
+MEMBER_ACTIONS = _table(
+    review=_l("Review eligibility"), issue_card=_l("Issue the card"), activate=_l("Activate"),
+    replace_card=_l("Replace a lost card"), lapse=_l("Let lapse"), renew=_l("Renew"), cancel=_l("Cancel membership"),
+)
+POINTS = _table(
+    kind=_l("Kind"), points=_l("Points"), reason=_l("Reason"), actor_name=_l("By"), at=_l("When"),
+    activity_id=_l("Activity"), redemption_ref=_l("Redemption order"), reverses_id=_l("Reverses"),
+    idempotency_key=_l("Idempotency key"), balance=_l("Points balance"),
+)
+CLUB_PLAN = _table(
+    COMMON, year=_l("Year"), title=_l("Title"), items=_l("Planned activities"), state=_l("State"),
+    submitted_at=_l("Submitted at"), decided_at=_l("Decided at"), decision_comment=_l("Decision comment"),
+)
+CLUB_PLAN_ACTIONS = _table(submit=_l("Submit to the general manager"))
+ACTIVITY = _table(
+    COMMON, plan_id=_l("Activity plan"), title=_l("Title"), activity_type=_l("Activity type"),
+    customer_group=_l("Customer group"), starts_at=_l("Starts at"), place=_l("Place"),
+    responsible_id=_l("Responsible person"), implementation_plan=_l("Implementation plan"),
+    points=_l("Points per attendee"), state=_l("State"), held_at=_l("Held at"),
+    award_due_on=_l("Points due by"), awarded_at=_l("Points awarded at"), summary=_l("Summary"),
+    evaluation=_l("Evaluation"), closed_at=_l("Closed at"), cancel_reason=_l("Reason for cancelling"),
+)
+ACTIVITY_ACTIONS = _table(hold=_l("Record as held"), award=_l("Award the points"), close=_l("Close with the summary"), cancel=_l("Cancel"))
+ACTIVITY_OVERDUE = _table(award=_l("Points to award"))

@@ -443,7 +443,10 @@ def metadata_keywords(form, context: PrintContext) -> str:
 
 
 def build(form, data, context: PrintContext) -> Printed:
-    """Render one form to PDF bytes (A4, the form's orientation, CJK font embedded as a subset)."""
+    """Render one form to PDF bytes (A4, the form's orientation, CJK font embedded as a subset). A form
+    of another size (the member card) draws itself: its own `build`."""
+    if callable(getattr(form, "build", None)):
+        return form.build(data, context)
     register_font()
     size = page_size(form)
     buffer = io.BytesIO()

@@ -6,6 +6,7 @@ from .audit import GENESIS_HASH, AuditChainHead, AuditLog
 from .base import BOOKKEEPING_COLUMNS, AuditedMixin, Model
 from .calendar import CalendarDay, CalendarYear
 from .cases import CaseEntry
+from .club import Activity, ActivityPlan, Attendance, Member, MemberCard, PointsEntry
 from .complaints import Complaint, ComplaintAttachment, ComplaintStep
 from .customers import Customer, CustomerUnit
 from .org import Department, UserDepartment
@@ -18,4 +19,5 @@ __all__ = [
     "Customer", "CustomerUnit", "Approval", "ArchiveCounter", "ArchiveLoan", "ArchiveRecord", "CalendarDay", "CalendarYear", "CaseEntry", "Complaint",
     "ComplaintAttachment", "ComplaintStep", "Department", "UserDepartment", "Building", "Project", "Unit", "LoginSession", "RevokedToken", "UserLoginState",
     "Rectification", "ReturnVisit", "Visit", "VisitItem", "VisitStep", "VisitSummary",
+    "Activity", "ActivityPlan", "Attendance", "Member", "MemberCard", "PointsEntry",
 ]
