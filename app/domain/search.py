@@ -12,7 +12,7 @@ Masked columns (phones, ID numbers) are matched by their full value only — a p
 list would give a number back one digit at a time (docs/architecture.md, "Personal data"). `condition`
 looks the customer or the unit up first (small indexed queries) and filters the list by their ids, so
 each search is an index lookup on the list's table (`customer_id`, `unit_id`, the primary key); only
-content words scan text, which PostgreSQL serves from a trigram index (migration 0014_search).
+content words scan text, which PostgreSQL serves from a trigram index (migration 0013_search).
 """
 
 from __future__ import annotations

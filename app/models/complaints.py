@@ -21,7 +21,7 @@ class Complaint(AuditedMixin, Model):
         Index("ix_complaint_first_responsible_state", "first_responsible_id", "state"),
         Index("ix_complaint_customer", "customer_id"),
         Index("ix_complaint_closed_at", "closed_at"),  # the monthly statistics' time to close
-        Index("ix_complaint_unit", "unit_id"),  # the quick search by unit (migration 0014_search)
+        Index("ix_complaint_unit", "unit_id"),  # the quick search by unit (migration 0013_search)
         NO_ID_REUSE,
     )
     # Department staff see only the complaints assigned to their department (app.domain.scope).

@@ -20,7 +20,7 @@ class Visit(AuditedMixin, Model):
         Index("ix_visit_staff_state", "staff_id", "state"),
         Index("ix_visit_customer", "customer_id"),
         Index("ix_visit_visited_at", "visited_at"),
-        Index("ix_visit_unit", "unit_id"),  # the quick search by unit (migration 0014_search)
+        Index("ix_visit_unit", "unit_id"),  # the quick search by unit (migration 0013_search)
         NO_ID_REUSE,
     )
     __personal_fields__ = ("contact_phone",)
@@ -170,7 +170,7 @@ class ReturnVisit(AuditedMixin, Model):
         Index("ix_return_visit_state_due", "state", "due_on"),
         Index("ix_return_visit_customer", "customer_id"),
         Index("ix_return_visit_source", "kind", "visit_id", "project_id"),
-        Index("ix_return_visit_unit", "unit_id"),  # the quick search by unit (migration 0014_search)
+        Index("ix_return_visit_unit", "unit_id"),  # the quick search by unit (migration 0013_search)
         NO_ID_REUSE,
     )
     __customer_service_only__ = True

@@ -2,13 +2,13 @@
 the lists' `unit_id`, and words of a complaint's content through a trigram index (PostgreSQL only, as
 the customer names' in 0001: ILIKE '%…%' is served by it).
 
-Revision ID: 0014_search
-Revises: 0011_print_content
+Revision ID: 0013_search
+Revises: 0012_club
 """
 from alembic import op
 
-revision = "0014_search"
-down_revision = "0011_print_content"
+revision = "0013_search"
+down_revision = "0012_club"
 branch_labels = None
 depends_on = None
 
