@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-install: $(VENV)/.installed fonts icc node
+install: $(VENV)/.installed fonts icc
 
 # The browser tests inject axe-core (tests/browser/test_accessibility.py) from its npm package, pinned in
 # package-lock.json and installed here: nothing is fetched while the tests run.
