@@ -100,6 +100,9 @@ TABLES = _table(
     return_visit=_l("Return visit"), unit=_l("Unit"), user_department=_l("User's department"),
     user_login_state=_l("Login state"), visit=_l("Visit"), visit_item=_l("Inspected item"),
     visit_step=_l("Visit step"), visit_summary=_l("Visit summary"),
+    club_member=_l("Club member"), member=_l("Club member"), club_card=_l("Member card"),
+    club_points=_l("Points ledger"), club_plan=_l("Annual activity plan"), club_activity=_l("Club activity"),
+    club_attendance=_l("Activity attendance"),
 )
 
 AUDIT_ACTIONS = _table(
@@ -156,6 +159,12 @@ COMPLAINT = _table(
 )
 
 # The coded fields of a complaint and its steps: the enum whose labels show their values.
+# The columns of a step entry (complaint_step, visit_step) as the audit log shows them.
+STEP_ENTRY = MappingProxyType({
+    "action": _l("Step taken"), "from_state": _l("State before"), "to_state": _l("State after"),
+    "comment": _l("Comment"), "actor_name": _l("By"), "at": _l("Time"),
+})
+
 COMPLAINT_CHOICES = MappingProxyType({
     "severity": Severity, "category": ComplaintCategory, "return_visit_method": VisitMethod,
     "case_stage": CaseStage, "case_category": CaseCategory, "channel": Channel, "state": ComplaintState,

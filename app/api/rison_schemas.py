@@ -16,8 +16,25 @@ from jsonschema.validators import validator_for
 _validators: dict[int, tuple[dict, object]] = {}
 
 
+def _lone_surrogate(value) -> bool:
+    """A string holding half of a UTF-16 pair (`\\ud83d` in the argument's JSON): no database can
+    store or compare it (SQLite's driver cannot even encode it), so it is refused before any query."""
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
 def validate(instance, schema, cls=None, *args, **kwargs) -> None:
     """`jsonschema.validate` with the checked validator cached per schema object."""
+    if _lone_surrogate(instance):
+        from flask_babel import gettext
+
+        raise jsonschema.ValidationError(gettext("The query argument holds characters that are not text "
+                                                 "(half of a UTF-16 pair)."))
     if cls is not None or args or kwargs:
         return jsonschema.validate(instance, schema, cls, *args, **kwargs)
     cached = _validators.get(id(schema))

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from wtforms import SelectField
 
 from app import labels
+from app.domain import workflow
 from app.labels import AUDIT, AUDIT_ACTIONS
 from app.models import AuditLog
 from app.models.choices import VisitMethod
@@ -108,6 +109,60 @@ def _value(view, field: str, value, names) -> str:
     return labels.readable(field, value)
 
 
+def department_names() -> dict[int, str]:
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Department
+
+    return dict(db.session.execute(select(Department.id, Department.name)).all())
+
+
+def _step_workflows(table: str) -> list:
+    """For a table of step entries (complaint_step; visit_step, which the visit's and its rectification
+    items' steps share), every workflow, the one of that record first: an entry's action and states are
+    looked up in them. None for another table."""
+    if not table.endswith("_step"):
+        return []
+    base = table.removesuffix("_step")
+    return sorted(workflow.WORKFLOWS.values(), key=lambda w: w.model.__tablename__ != base)
+
+
+def _describe_step(flows, changes: dict, names) -> list[tuple[str, str, str]]:
+    """A step entry in words: the step and the states by their labels, the fields entered one by one."""
+    def step_label(code):
+        step = next((w.step(code) for w in flows if w.step(code)), None)
+        return str(step.label) if step else labels.readable("action", code)
+
+    def state_label(code):
+        flow = next((w for w in flows if code in getattr(w.states, "LABELS", {})), None)
+        return str(flow.label_of_state(code)) if flow else str(code)
+
+    out = []
+    for field, pair in changes.items():
+        old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
+        if field == "data":
+            entered = new
+            if isinstance(entered, str):
+                try:
+                    entered = json.loads(entered or "{}")
+                except ValueError:
+                    entered = {}
+            for name, value in (entered or {}).items():
+                text = (department_names().get(value, str(value)) if name == "department_id"
+                        else _value(None, name, value, names))
+                out.append((_field_label(None, name, _all_labels()), "", text))
+            continue
+        if field == "action":
+            old, new = (step_label(v) if v else "" for v in (old, new))
+        elif field in ("from_state", "to_state"):
+            old, new = (state_label(v) if v else "" for v in (old, new))
+        else:
+            old, new = _value(None, field, old, names), _value(None, field, new, names)
+        out.append((str(labels.STEP_ENTRY.get(field) or _field_label(None, field, _all_labels())), old, new))
+    return out
+
+
 def describe(table: str, changes) -> list[tuple[str, str, str]]:
     """(field label, old value, new value) of a recorded change, in words."""
     if isinstance(changes, str):
@@ -118,6 +173,9 @@ def describe(table: str, changes) -> list[tuple[str, str, str]]:
     if not isinstance(changes, dict):
         return [("", "", str(changes))]
     view, fallback, names = _views_by_table().get(table), _all_labels(), user_names_by_id()
+    flows = _step_workflows(table)
+    if flows:
+        return _describe_step(flows, changes, names)
     out = []
     for field, pair in changes.items():
         old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)

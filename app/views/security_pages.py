@@ -38,7 +38,8 @@ PERMISSIONS = {
     "can_ledger": _l("Print the ledger"), "can_blank": _l("Print a blank form"), "can_register": _l("Register"),
     "can_file": _l("Open the file"), "can_record": _l("Record"), "can_schedule": _l("Schedule"),
     "can_submit": _l("Submit"), "can_case": _l("Make a case"), "menu_access": _l("Menu"),
-    "can_reveal": _l("Reveal"),
+    "can_reveal": _l("Reveal"), "can_attend": _l("Take attendance"), "can_points": _l("Points"),
+    "can_card": _l("Print a member card"), "can_figures": _l("Monthly figures"),
 }
 
 # Views that have no page title of their own (FAB's and ours), by their permission name.
@@ -51,7 +52,7 @@ VIEWS = {
     "Group": _l("Groups (API)"), "OpenApi": _l("API description"), "SwaggerView": _l("API description page"),
     "MenuApi": _l("Menu (API)"), "PersonalData": _l("Personal data"), "PrintView": _l("Printing"),
     "VerifyView": _l("Verify a printed form"), "MyWorkView": _l("My work"),
-    "ComplaintStatsView": _l("Complaint statistics"),
+    "ComplaintStatsView": _l("Complaint statistics"), "CustomerImportView": _l("Import customers"),
 }
 
 
@@ -140,6 +141,13 @@ class UserStatsChartView(FabUserStatsChartView):
                      "roles": _l("Roles"), "groups": _l("Groups")}
     definitions = [{"label": _l("Logins"), "group": "username", "series": ["login_count"]},
                    {"label": _l("Failed logins"), "group": "username", "series": ["fail_login_count"]}]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # FAB's chart sets a series' label to its prettified column name and the group's to the last
+        # chart's label ("Login Count", «登录失败次数» over the login names): back to the words above.
+        for column in ("username", "login_count", "fail_login_count"):
+            self.label_columns[column] = USER_LABELS[column]
 
 
 # The user pages' descriptions without FAB's LDAP and OpenID notes (Kefu logs in against its database).

@@ -21,7 +21,8 @@ SILENT_TAGS = frozenset({"script", "style", "template"})
 
 # Words a Chinese page writes in Latin letters, and why each may stay.
 ALLOWED_WORDS = frozenset({
-    "PDF", "QR", "API", "ID", "URL", "CSV", "JSON", "XMP", "ICC",  # formats and abbreviations used as they are
+    "PDF", "QR", "API", "ID", "URL", "CSV", "JSON", "XMP", "ICC", "xlsx",  # formats and abbreviations used as they are
+    "Excel",  # the spreadsheet program clerks know by this name (a proper name)
     "SHA", "SM3", "HMAC", "ISO", "A4",  # hash names and standard numbers
     "Kefu",  # the product's name
     "English",  # the language menu names each language in its own language
@@ -35,7 +36,7 @@ ALLOWED_PATTERNS = (
     re.compile(r"\b[0-9A-F]{4}(?:-[0-9A-F]{4}){2,}\b"),  # a printed form's verification code: 218F-F937-680A-C17E
     re.compile(r"\b[A-Z]{1,6}(?:/[A-Z]{1,6})?-?\d[\w-]*"),  # a number with its prefix: TS2026-000123, KF/QR-02
     re.compile(r"[\d*]{6,}X\b"),  # an ID-card number (masked or not) whose check digit is X
-    re.compile(r"\b[0-9a-f]{8,}\b"),  # a hash or its prefix (SHA-256 / SM3 hex)
+    re.compile(r"\b[0-9a-f]{6,}\b"),  # a hash or its prefix (SHA-256 / SM3 hex; a test record's tag)
     re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # an e-mail address
     re.compile(r"\b(?:PDF/A(?:-\d[a-z]?)?|DA/T|GB/T)"),  # standards named by their code (PDF/A-2b, GB/T 19012)
     re.compile(r"`[^`]+`"),  # a command quoted to be typed as it is: `flask --app run calendar seed`

@@ -18,7 +18,8 @@ def _complaint_with_customer(dbr, *, other_than_department=None):
 
     with dbr.session() as s:
         query = (select(Complaint).join(Customer, Customer.id == Complaint.customer_id)
-                 .where(Complaint.unit_id.is_not(None), Customer.mobile.is_not(None)).order_by(Complaint.id))
+                 .where(Complaint.unit_id.is_not(None), Customer.mobile.is_not(None), Customer.id_number.is_not(None))
+                 .order_by(Complaint.id))
         if other_than_department:
             query = query.join(Department, Department.id == Complaint.department_id).where(
                 Department.code != other_than_department)
