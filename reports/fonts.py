@@ -182,6 +182,7 @@ def wrap_lines(text: str, width: float, size: float) -> tuple[str, ...]:
                 continue
             carry = ""
             if line.strip(" "):
+                line = line.rstrip(" ")  # the spaces before a break are the break
                 if token[0] in NO_LINE_START and len(line) > 1 and ord(line[-1]) >= 0x2E80 \
                         and line[-1] not in NO_LINE_START:
                     line, carry = line[:-1], line[-1]  # 。 never starts a line: its character goes with it

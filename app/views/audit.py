@@ -132,7 +132,10 @@ def _describe_step(flows, changes: dict, names) -> list[tuple[str, str, str]]:
     """A step entry in words: the step and the states by their labels, the fields entered one by one."""
     def step_label(code):
         step = next((w.step(code) for w in flows if w.step(code)), None)
-        return str(step.label) if step else labels.readable("action", code)
+        if step:
+            return str(step.label)
+        named = next((w.actions[code] for w in flows if code in w.actions), None)  # e.g. receive: no step
+        return str(named) if named is not None else labels.readable("action", code)
 
     def state_label(code):
         flow = next((w for w in flows if code in getattr(w.states, "LABELS", {})), None)

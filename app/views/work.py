@@ -108,8 +108,11 @@ SECTION_TITLES = {
     "complaint": _l("My complaints"), "approval": _l("Awaiting my approval"), "visit": _l("My visits"),
     "rectification": _l("My department's rectification items"), "return_visit": _l("Return visits due"),
     "loan": _l("Files out on loan"), "visit_summary": _l("Summaries of visits"), "calendar": _l("Calendar"),
+    "club_member": _l("Club memberships to handle"), "club_activity": _l("Club activities"),
+    "club_plan": _l("Annual activity plans"),
 }
-ORDER = ("complaint", "approval", "visit", "rectification", "return_visit", "loan", "visit_summary", "calendar")
+ORDER = ("complaint", "approval", "visit", "rectification", "return_visit", "loan", "club_activity", "club_member",
+         "club_plan", "visit_summary", "calendar")
 
 
 def _when(moment) -> str:
