@@ -196,10 +196,12 @@ def markdown(runs: list[Run], command: str, repeats: int, warmups: int) -> str:
 
 
 def replace_section(report: Path, section: str) -> None:
-    """Put this section in place of the report's own, else before the printing section, else at the end."""
+    """Put this section in place of the report's own (the one with its heading, the section's first line),
+    else before the printing section, else at the end."""
     text_ = report.read_text(encoding="utf-8") if report.exists() else ""
-    if SECTION in text_:
-        before, rest = text_.split(SECTION, 1)
+    heading = section.split("\n", 1)[0]  # bench.club writes its own section through here too
+    if heading in text_:
+        before, rest = text_.split(heading, 1)
         after = rest[rest.index("\n## "):] if "\n## " in rest else ""
         text_ = before + section.rstrip("\n") + "\n" + after
     elif "\n## Printing and the archive" in text_:
