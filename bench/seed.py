@@ -612,6 +612,13 @@ def _walk(session, complaint, row: dict, state: str, receiver, manager, gm) -> N
             table = complaints.STEP_BY_ACTION[action]
             fields = {name: row[name] for name in (*table.required, *table.optional)
                       if name not in STEP_ONLY and row.get(name) is not None}
+            deadline, close_by = fields.get("handling_deadline"), complaint.close_due_at
+            if action == "start_handling" and deadline and close_by and deadline > close_by.date():
+                fields["deadline_reason"] = "需等待材料到货，已与客户商定"  # the domain asks why (kept in the step entry)
+        if action == "start_handling":  # the deadline was set on the day of the complaint, not in the past then
+            with calendar.clock_at(row["received_at"]):
+                complaints.transition(session, complaint, action, actor, complaint.version, fields)
+            return
         complaints.transition(session, complaint, action, actor, complaint.version, fields)
 
     def rejected_reply(satisfaction):
